@@ -1,0 +1,5 @@
+import sys
+
+from makeup.cli import main
+
+sys.exit(main())
