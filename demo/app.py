@@ -1,0 +1,99 @@
+"""Gradio demo: put the makeup of a reference face onto a source face with a model from the zoo.
+
+    python demo/app.py [--host 127.0.0.1] [--port 7860] [--device cpu|cuda]
+
+Models with shipped weights are listed first. Models without trained weights stay selectable so the machinery
+can be tried, but they are labelled UNTRAINED and every result they give says so: their output is noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import gradio as gr
+import numpy as np
+
+from makeup.face import FaceError
+from makeup.io import ImageError
+from makeup.models import get_card, list_models
+from makeup.pipeline import MakeupPipeline
+from makeup.weights import WeightsError, has_weights
+
+log = logging.getLogger("makeup.demo")
+
+UNTRAINED = " (UNTRAINED: random weights)"
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, name) for every transfer model: trained and classical ones first, untrained ones labelled."""
+    names = list_models("generator") + list_models("classical")
+    ready = [name for name in names if get_card(name).kind == "classical" or has_weights(name)]
+    untrained = [name for name in names if name not in ready]
+    return [(name, name) for name in ready] + [(name + UNTRAINED, name) for name in untrained]
+
+
+def describe(name: str, result) -> str:
+    """The result's figures as markdown: what ran, how big it is, how long each stage took."""
+    card = get_card(name)
+    lines = []
+    if not result.trained:
+        lines.append(f"**Warning: `{name}` has no trained weights; this output comes from random weights.**\n")
+    lines.append(f"**{name}**: {card.method}")
+    if card.params:
+        lines.append(f"- parameters: {card.params / 1e6:.3f} M; MACs at 256x256 (both inputs): {card.gmacs:.2f} G")
+    stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings.items())
+    lines.append(f"- time on {result.device}: {stages}")
+    return "\n".join(lines)
+
+
+def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
+    """The demo's page, running transfers through `pipeline`."""
+    choices = model_choices()
+
+    def run(source_path: str | None, reference_path: str | None, model: str, intensity: float):
+        if not source_path or not reference_path:
+            raise gr.Error("Upload both a source face and a reference face wearing makeup.")
+        try:
+            result = pipeline.transfer(source_path, reference_path, model=model, intensity=float(intensity))
+        except (ImageError, FaceError, WeightsError, ValueError) as error:
+            raise gr.Error(str(error)) from error
+        except Exception as error:  # the page must never show a stack trace
+            log.exception("transfer failed")
+            raise gr.Error(f"The transfer failed unexpectedly ({type(error).__name__}). Try other photos.") from error
+        return np.ascontiguousarray(result.image), describe(model, result)
+
+    with gr.Blocks(title="makeup: makeup transfer") as app:
+        gr.Markdown(
+            "# Makeup transfer\nUpload a face (source) and a face wearing makeup (reference); the model puts the "
+            "reference's makeup on the source at the source photo's full resolution."
+        )
+        with gr.Row():
+            source = gr.Image(label="Source face", type="filepath", sources=["upload", "clipboard"])
+            reference = gr.Image(label="Reference makeup", type="filepath", sources=["upload", "clipboard"])
+            output = gr.Image(label="Result", type="numpy", format="png", interactive=False)
+        with gr.Row():
+            model = gr.Dropdown(choices=choices, value=choices[0][1], label="Model")
+            intensity = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Intensity")
+        button = gr.Button("Transfer makeup", variant="primary")
+        info = gr.Markdown()
+        button.click(run, inputs=[source, reference, model, intensity], outputs=[output, info], api_name="transfer")
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve the network)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    start = time.perf_counter()
+    pipeline = MakeupPipeline(models=[], device=args.device, allow_untrained=True)
+    log.info("face detector ready on %s in %.1f s", pipeline.device, time.perf_counter() - start)
+    build_app(pipeline).launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The demo app on a real Gradio server, called through gradio_client as a user's browser or script would."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+APP_PATH = Path(__file__).resolve().parents[1] / "demo" / "app.py"
+
+
+def _load_demo_module():
+    spec = importlib.util.spec_from_file_location("demo_app", APP_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def client():
+    from gradio_client import Client
+
+    demo = _load_demo_module()
+    pipeline = demo.MakeupPipeline(models=[], device="cpu", allow_untrained=True)
+    app = demo.build_app(pipeline)
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        yield Client(app.local_url, verbose=False)
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, astronaut, grace_hopper) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    paths = {"astronaut": folder / "astronaut.png", "grace": folder / "grace.jpg", "blank": folder / "blank.png"}
+    Image.fromarray(astronaut).save(paths["astronaut"])
+    Image.fromarray(grace_hopper).save(paths["grace"])
+    Image.new("RGB", (320, 240), (180, 120, 90)).save(paths["blank"])
+    return paths
+
+
+def test_transfer_returns_full_resolution_result_with_figures(client, photos, astronaut):
+    from gradio_client import handle_file
+
+    image_path, info = client.predict(
+        handle_file(photos["astronaut"]), handle_file(photos["grace"]), "slim-s", 1.0, api_name="/transfer"
+    )
+    result = np.asarray(Image.open(image_path).convert("RGB"))
+    assert result.shape == astronaut.shape
+    assert "parameters" in info and "MACs" in info and "ms" in info
+    # a model without shipped weights must say so, never pass random weights off as a model
+    from makeup.weights import has_weights
+
+    assert ("no trained weights" in info) == (not has_weights("slim-s"))
+
+
+def test_photo_without_face_gives_a_clear_error(client, photos):
+    from gradio_client import handle_file
+
+    with pytest.raises(Exception, match="No face was found in the source image"):
+        client.predict(
+            handle_file(photos["blank"]), handle_file(photos["grace"]), "slim-s", 1.0, api_name="/transfer"
+        )
+
+
+def test_untrained_models_are_labelled_in_the_model_list():
+    demo = _load_demo_module()
+    from makeup.weights import has_weights
+
+    for label, name in demo.model_choices():
+        if not has_weights(name) and demo.get_card(name).kind != "classical":
+            assert "UNTRAINED" in label
