@@ -1,0 +1,135 @@
+"""The BeautyGAN generator (Li et al., ACM MM 2018): the two-branch teacher and the concatenated-input variant."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from makeup.models.base import Features, MakeupGenerator, prepare_pair
+from makeup.models.layers import (
+    ConvNormReLU,
+    ConvTransposeNormReLU,
+    DepthwiseSeparableResidualBlock,
+    OutputHead,
+    ResidualBlock,
+)
+from makeup.models.registry import ModelCard, register_model
+
+BEAUTYGAN_PAPER = "Li et al., BeautyGAN: Instance-level Facial Makeup Transfer with Deep GAN, ACM MM 2018"
+
+
+class BranchEncoder(nn.Module):
+    """Conv7x7 -> IN -> ReLU (full resolution), then Conv4x4 stride 2 -> IN -> ReLU (half resolution)."""
+
+    def __init__(self, in_channels: int, widths: tuple[int, int]) -> None:
+        super().__init__()
+        self.stem = ConvNormReLU(in_channels, widths[0], 7)
+        self.down = ConvNormReLU(widths[0], widths[1], 4, stride=2, padding=1)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        full = self.stem(image)
+        return full, self.down(full)
+
+
+class TwoBranchEncoder(nn.Module):
+    """One `BranchEncoder` per input, with separate weights; returns `{source,reference}_{full,half}`."""
+
+    def __init__(self, widths: tuple[int, int]) -> None:
+        super().__init__()
+        self.source = BranchEncoder(3, widths)
+        self.reference = BranchEncoder(3, widths)
+
+    def forward(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
+        source_full, source_half = self.source(source)
+        reference_full, reference_half = self.reference(reference)
+        return {
+            "source_full": source_full,
+            "source_half": source_half,
+            "reference_full": reference_full,
+            "reference_half": reference_half,
+        }
+
+
+class BeautyGANDecoder(nn.Module):
+    """Conv4x4 stride 2 to quarter resolution, residual blocks, two transposed-conv upsamplings, two heads.
+
+    `separable=True` uses depthwise-separable residual blocks (the kernel-decomposed teacher).
+    """
+
+    def __init__(self, in_channels: int, width: int, residual_blocks: int, head_depth: int,
+                 separable: bool = False) -> None:
+        super().__init__()
+        block = DepthwiseSeparableResidualBlock if separable else ResidualBlock
+        self.down = ConvNormReLU(in_channels, width, 4, stride=2, padding=1)
+        self.blocks = nn.Sequential(*[block(width) for _ in range(residual_blocks)])
+        self.up = nn.Sequential(ConvTransposeNormReLU(width, width // 2), ConvTransposeNormReLU(width // 2, width // 4))
+        self.transferred_head = OutputHead(width // 4, head_depth)
+        self.demakeup_head = OutputHead(width // 4, head_depth)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.up(self.blocks(self.down(x)))
+        return self.transferred_head(x), self.demakeup_head(x)
+
+
+class BeautyGAN(MakeupGenerator):
+    """Two-branch BeautyGAN: separate source and reference encoders, concatenated at half resolution."""
+
+    def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2) -> None:
+        super().__init__()
+        self.encoder = TwoBranchEncoder((width, 2 * width))
+        self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth)
+
+    def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
+        source, reference = prepare_pair(source, reference)
+        return self.encoder(source, reference)
+
+    def decode(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder(torch.cat([features["source_half"], features["reference_half"]], dim=1))
+
+
+class BeautyGANConcat(MakeupGenerator):
+    """Concatenated-input BeautyGAN: one encoder over the 6-channel stack of source and reference."""
+
+    def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 0) -> None:
+        super().__init__()
+        self.encoder = BranchEncoder(6, (width, 2 * width))
+        self.decoder = BeautyGANDecoder(2 * width, 4 * width, residual_blocks, head_depth)
+
+    def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
+        source, reference = prepare_pair(source, reference)
+        joint_full, joint_half = self.encoder(torch.cat([source, reference], dim=1))
+        return {"joint_full": joint_full, "joint_half": joint_half}
+
+    def decode(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder(features["joint_half"])
+
+
+register_model(
+    ModelCard(
+        name="beautygan",
+        kind="generator",
+        method="BeautyGAN, two-branch generator (teacher)",
+        paper=BEAUTYGAN_PAPER,
+        params=9_237_376,
+        gmacs=54.006,
+        purpose="the teacher: best quality, the yardstick every student is measured against",
+        config={"width": 64, "residual_blocks": 6, "head_depth": 2},
+        notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
+              "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine",
+    ),
+    BeautyGAN,
+)
+register_model(
+    ModelCard(
+        name="beautygan-concat",
+        kind="generator",
+        method="BeautyGAN, concatenated-input generator",
+        paper=BEAUTYGAN_PAPER,
+        params=8_433_664,
+        gmacs=40.047,
+        purpose="the 8.43 M variant other papers quote; a cheaper teacher",
+        config={"width": 64, "residual_blocks": 6, "head_depth": 0},
+        notes="one encoder over the 6-channel source+reference stack, bare Conv7x7 -> tanh heads",
+    ),
+    BeautyGANConcat,
+)

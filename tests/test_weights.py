@@ -1,0 +1,192 @@
+"""The weights format: save -> load round trip, the manifest, and one specific error per fault."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from makeup.models import create_model, get_card
+from makeup.profile import example_inputs
+from makeup.weights import (
+    UNTRAINED_STATUS,
+    ChecksumMismatchError,
+    CorruptWeightsError,
+    ManifestError,
+    UntrainedModelWarning,
+    WeightsError,
+    WeightsMissingError,
+    WrongArchitectureError,
+    default_weights_dir,
+    file_sha256,
+    has_weights,
+    load_model,
+    load_weights_file,
+    read_manifest,
+    save_weights,
+    weights_status,
+)
+
+NAME = "slim-s"  # the smallest model keeps these tests fast
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[torch.nn.Module, Path]:
+    torch.manual_seed(0)
+    model = create_model(NAME)
+    path = save_weights(model, weights_dir=tmp_path, training={"steps": 3, "data": "unit test"},
+                        trained_on="nothing (unit test)", metrics={"psnr": 1.5})
+    return model, path
+
+
+def _outputs(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        return model(*example_inputs("generator", 32))
+
+
+def test_round_trip_in_float16(saved, tmp_path):
+    model, path = saved
+    assert path == tmp_path / get_card(NAME).weights_file
+    loaded = load_model(NAME, weights_dir=tmp_path)
+    assert not loaded.training and loaded.has_trained_weights
+    assert loaded.training_summary == {"steps": 3, "data": "unit test"}
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value.half().float()), key
+    for ours, theirs in zip(_outputs(model.eval()), _outputs(loaded)):
+        assert torch.allclose(ours, theirs, atol=2e-2)
+    with safe_open(path, "pt") as handle:
+        metadata = handle.metadata()
+        assert handle.get_tensor(next(iter(handle.keys()))).dtype == torch.float16
+    assert metadata["architecture"] == NAME
+    assert json.loads(metadata["config"]) == get_card(NAME).config
+    assert json.loads(metadata["training"])["steps"] == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary files left
+
+
+def test_float32_round_trip_is_exact(tmp_path):
+    model = create_model(NAME)
+    save_weights(model, weights_dir=tmp_path, dtype=torch.float32)
+    loaded = load_model(NAME, weights_dir=tmp_path)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_manifest_entry_and_status(saved, tmp_path):
+    _, path = saved
+    entry = read_manifest(tmp_path)["models"][NAME]
+    card = get_card(NAME)
+    assert entry["file"] == path.name and entry["sha256"] == file_sha256(path)
+    assert entry["params"] == card.params and entry["gmacs"] == pytest.approx(card.gmacs, abs=1e-3)
+    assert entry["trained_on"] == "nothing (unit test)" and entry["metrics"] == {"psnr": 1.5}
+    assert entry["dtype"] == "float16" and entry["config"] == card.config
+    assert has_weights(NAME, tmp_path) and not has_weights("slim-m", tmp_path)
+    assert path.name in weights_status(NAME, tmp_path)
+    assert weights_status("slim-m", tmp_path) == UNTRAINED_STATUS
+
+
+def test_overridden_config_is_rebuilt_and_its_macs_measured(tmp_path):
+    save_weights(create_model(NAME, residual_blocks=1), weights_dir=tmp_path)
+    entry = read_manifest(tmp_path)["models"][NAME]
+    assert entry["config"]["residual_blocks"] == 1 and entry["gmacs"] < get_card(NAME).gmacs
+    assert len(load_model(NAME, weights_dir=tmp_path).decoder.blocks) == 1
+
+
+def test_unlisted_model_is_missing_unless_random_is_asked_for(tmp_path):
+    with pytest.raises(WeightsMissingError, match="untrained") as error:
+        load_model(NAME, weights_dir=tmp_path)
+    assert "allow_random=True" in str(error.value)
+    with pytest.warns(UntrainedModelWarning, match="RANDOM"):
+        model = load_model(NAME, weights_dir=tmp_path, allow_random=True)
+    assert model.has_trained_weights is False and not model.training
+
+
+def test_listed_but_absent_file_is_missing(saved, tmp_path):
+    _, path = saved
+    path.unlink()
+    with pytest.raises(WeightsMissingError, match="does not exist"):
+        load_model(NAME, weights_dir=tmp_path, allow_random=True)
+    assert not has_weights(NAME, tmp_path)
+    assert "MISSING" in weights_status(NAME, tmp_path)
+
+
+def test_changed_bytes_fail_the_checksum(saved, tmp_path):
+    _, path = saved
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # inside the tensor data, so the file still parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(ChecksumMismatchError, match="sha256"):
+        load_model(NAME, weights_dir=tmp_path)
+
+
+def test_truncated_file_is_reported_as_truncated(saved, tmp_path):
+    _, path = saved
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptWeightsError, match="truncated"):
+        load_model(NAME, weights_dir=tmp_path)
+    path.write_bytes(b"\x00" * 5)
+    with pytest.raises(CorruptWeightsError, match="too short"):
+        load_weights_file(path)
+    path.write_bytes(b"not a safetensors file at all, just text" * 10)
+    with pytest.raises(CorruptWeightsError):
+        load_weights_file(path)
+
+
+def test_file_of_another_architecture_is_refused(saved, tmp_path):
+    _, path = saved
+    manifest = read_manifest(tmp_path)
+    manifest["models"]["slim-m"] = dict(manifest["models"][NAME])  # same file, listed for another model
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(WrongArchitectureError, match="holds weights for 'slim-s', not 'slim-m'"):
+        load_model("slim-m", weights_dir=tmp_path)
+
+
+def test_tensors_that_do_not_fit_the_architecture_are_refused(tmp_path):
+    path = tmp_path / "odd.safetensors"
+    state = {k: v.contiguous() for k, v in create_model(NAME, residual_blocks=2).state_dict().items()}
+    metadata = {"format": "makeup-weights/1", "architecture": NAME, "config": json.dumps(get_card(NAME).config)}
+    save_file(state, str(path), metadata=metadata)
+    with pytest.raises(WrongArchitectureError, match="does not fit"):
+        load_weights_file(path, NAME)
+    save_file(state, str(path), metadata={"producer": "someone else"})
+    with pytest.raises(WrongArchitectureError, match="not a makeup weights file"):
+        load_weights_file(path)
+
+
+def test_manifest_cannot_point_outside_the_weights_folder(saved, tmp_path):
+    manifest = read_manifest(tmp_path)
+    manifest["models"][NAME]["file"] = "../elsewhere.safetensors"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match="plain file name"):
+        load_model(NAME, weights_dir=tmp_path)
+    (tmp_path / "manifest.json").write_text("{ not json")
+    with pytest.raises(ManifestError):
+        has_weights(NAME, tmp_path)
+
+
+def test_every_error_is_a_weights_error():
+    for error in (WeightsMissingError, ChecksumMismatchError, WrongArchitectureError, CorruptWeightsError,
+                  ManifestError):
+        assert issubclass(error, WeightsError)
+
+
+def test_classical_methods_need_no_weights(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = load_model("classical", weights_dir=tmp_path)
+    assert not model.training
+    assert weights_status("classical", tmp_path).startswith("not needed")
+
+
+def test_shipped_manifest_is_valid_and_untrained_models_say_so():
+    manifest = read_manifest(default_weights_dir())
+    assert manifest["format"] == 1
+    for name, entry in manifest["models"].items():
+        assert (default_weights_dir() / entry["file"]).is_file(), f"{name}: listed weights file is missing"
+    for name in ("beautygan", "slim-s"):
+        if name not in manifest["models"]:
+            assert weights_status(name) == UNTRAINED_STATUS
