@@ -1,0 +1,156 @@
+"""`makeup transfer`: put a reference photo's makeup on a source photo, or on every photo of a folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from makeup.pipeline import MakeupPipeline, PreparedImage
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "transfer",
+        help="transfer makeup from a reference photo to a source photo (or folders of them)",
+        description="Detect and align both faces, run the model and paste the result back into the source photo "
+        "at full resolution. Single mode: SOURCE REFERENCE -o OUT_FILE. Folder mode: --sources DIR --references "
+        "DIR_OR_FILE -o OUT_DIR writes one image per source and reference pair, named SOURCE__REFERENCE; files "
+        "that cannot be used are reported and skipped. Outputs are written atomically.",
+    )
+    parser.add_argument("source", nargs="?", help="the photo to put makeup on")
+    parser.add_argument("reference", nargs="?", help="the photo whose makeup to copy")
+    parser.add_argument("--sources", type=Path, metavar="DIR", help="folder mode: a folder of source photos")
+    parser.add_argument("--references", type=Path, metavar="DIR_OR_FILE",
+                        help="folder mode: a folder of reference photos, or one reference photo")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="output image (single mode) or folder (folder mode)")
+    parser.add_argument("--model", default="beautygan", help="model name from `makeup models` (default beautygan)")
+    parser.add_argument("--intensity", type=float, default=1.0, help="0 keeps the source, 1 full makeup (default 1)")
+    parser.add_argument("--crop-only", action="store_true",
+                        help="write the aligned face crop the model produced instead of the full photo")
+    parser.add_argument("--all-faces", action="store_true",
+                        help="make up every face in the source, not only the largest")
+    parser.add_argument("--format", default="png", choices=("png", "jpg", "webp"),
+                        help="folder mode: output format (default png)")
+    parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--allow-untrained", action="store_true",
+                        help="run a model that has no trained weights (random output; for trying the machinery)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder_mode = args.sources is not None or args.references is not None
+    if folder_mode and (args.source or args.reference):
+        print("error: give either SOURCE REFERENCE or --sources/--references, not both", file=sys.stderr)
+        return 2
+    if folder_mode and (args.sources is None or args.references is None):
+        print("error: folder mode needs both --sources DIR and --references DIR_OR_FILE", file=sys.stderr)
+        return 2
+    if not folder_mode and not (args.source and args.reference):
+        print("error: give SOURCE and REFERENCE photos (or --sources and --references folders)", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.intensity <= 1.0:
+        print(f"error: --intensity must be between 0 and 1, got {args.intensity}", file=sys.stderr)
+        return 2
+
+    from makeup.face import FaceError
+    from makeup.io import ImageError
+    from makeup.models import UnknownModelError
+    from makeup.pipeline import MakeupPipeline
+    from makeup.weights import WeightsError
+
+    try:
+        pipeline = MakeupPipeline(models=[args.model], device=args.device, allow_untrained=args.allow_untrained)
+    except (WeightsError, UnknownModelError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not pipeline.is_trained(args.model):
+        print(f"warning: {args.model!r} has no trained weights: the output is from RANDOM weights", file=sys.stderr)
+    if folder_mode:
+        return _run_folders(pipeline, args)
+    try:
+        written = _transfer_one(pipeline, args.source, args.reference, args.output, args)
+    except (ImageError, FaceError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+def _transfer_one(
+    pipeline: MakeupPipeline,
+    source: str | Path | PreparedImage,
+    reference: str | Path | PreparedImage,
+    output: Path,
+    args: argparse.Namespace,
+) -> Path:
+    from makeup.io import save_image
+
+    result = pipeline.transfer(source, reference, model=args.model, intensity=args.intensity, all_faces=args.all_faces)
+    if args.crop_only:
+        from makeup.pipeline import blend
+
+        return save_image(blend(result.source_crop, result.output, args.intensity), output)
+    return save_image(result.image, output)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in `folder` (by suffix; their contents are checked when loaded), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _run_folders(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from makeup.face import FaceError
+    from makeup.io import ImageError
+
+    for label, path in (("--sources", args.sources), ("--references", args.references)):
+        if not path.exists():
+            print(f"error: {label} {path} does not exist", file=sys.stderr)
+            return 2
+    if not args.sources.is_dir():
+        print(f"error: --sources {args.sources} is not a folder", file=sys.stderr)
+        return 2
+    sources = list_images(args.sources)
+    references = list_images(args.references) if args.references.is_dir() else [args.references]
+    if not sources or not references:
+        print("error: no images found (looked for " + ", ".join(IMAGE_SUFFIXES) + ")", file=sys.stderr)
+        return 2
+
+    failures: list[str] = []
+    prepared_references: dict[Path, PreparedImage] = {}
+    for path in references:  # each reference is analysed once, whatever the number of sources
+        try:
+            prepared_references[path] = pipeline.prepare(path, role="reference")
+        except (ImageError, FaceError) as error:
+            failures.append(f"{path}: {error}")
+    written = 0
+    with tqdm(total=len(sources) * len(prepared_references), unit="image", desc="transfer") as progress:
+        for source_path in sources:
+            try:
+                source = pipeline.prepare(source_path, role="source", all_faces=args.all_faces)
+            except (ImageError, FaceError) as error:
+                failures.append(f"{source_path}: {error}")
+                progress.update(len(prepared_references))
+                continue
+            for reference_path, reference in prepared_references.items():
+                output = args.output / f"{source_path.stem}__{reference_path.stem}.{args.format}"
+                try:
+                    _transfer_one(pipeline, source, reference, output, args)
+                    written += 1
+                except (ImageError, FaceError, OSError) as error:
+                    failures.append(f"{source_path} + {reference_path}: {error}")
+                progress.update(1)
+    print(f"wrote {written} image(s) to {args.output}")
+    if failures:
+        print(f"skipped {len(failures)} file(s) or pair(s):", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0

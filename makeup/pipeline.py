@@ -1,0 +1,331 @@
+"""The transfer pipeline: load -> detect -> align -> model -> paste back at full resolution.
+
+    from makeup.pipeline import MakeupPipeline
+    pipeline = MakeupPipeline(models=["beautygan"])           # loads MTCNN and the models once
+    result = pipeline.transfer("me.jpg", "look.png", intensity=0.8)
+    result.image        # the full-resolution photo wearing the makeup
+    result.timings      # ms per stage: load, detect, align, model, paste, total
+
+`prepare` analyses a photo once (its faces and aligned crops), so several models can run on the same pair
+(`transfer_all`) without detecting twice. Models without trained weights are refused unless the pipeline is
+built with `allow_untrained=True`; results then say `trained=False`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from makeup.face import (
+    AlignedFace,
+    Face,
+    FaceDetector,
+    align_face,
+    check_face,
+    default_device,
+    paste_back,
+    shared_detector,
+)
+from makeup.face.errors import FaceError, NoFaceError
+from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
+from makeup.models import get_card, list_models
+from makeup.models.tensors import image_to_tensor, tensor_to_image
+from makeup.weights import WeightsMissingError, has_weights, load_model
+
+
+@dataclass
+class PreparedImage:
+    """A photo analysed once: its full-resolution pixels, the faces to use (largest first) and their crops."""
+
+    image: np.ndarray
+    role: str
+    faces: list[Face]
+    aligned: list[AlignedFace]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def face(self) -> Face:
+        return self.faces[0]
+
+    @property
+    def crop(self) -> np.ndarray:
+        return self.aligned[0].crop
+
+
+@dataclass
+class TransferResult:
+    """What one transfer produced, with everything needed to show, compare or debug it.
+
+    image: the full-resolution source photo wearing the makeup. source_crops / outputs: per processed source
+    face, the aligned crop and the raw model output (before `intensity`). reference_crop and demakeup: the
+    aligned reference and the model's makeup-removed version of it. timings: milliseconds per stage.
+    """
+
+    image: np.ndarray
+    model: str
+    trained: bool
+    device: str
+    intensity: float
+    source_faces: list[Face]
+    reference_face: Face
+    source_crops: list[np.ndarray]
+    reference_crop: np.ndarray
+    outputs: list[np.ndarray]
+    demakeup: np.ndarray
+    timings: dict[str, float]
+
+    @property
+    def source_face(self) -> Face:
+        return self.source_faces[0]
+
+    @property
+    def source_crop(self) -> np.ndarray:
+        return self.source_crops[0]
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.outputs[0]
+
+    @property
+    def boxes(self) -> dict[str, list[np.ndarray]]:
+        return {"source": [face.box for face in self.source_faces], "reference": [self.reference_face.box]}
+
+    @property
+    def landmarks(self) -> dict[str, list[np.ndarray]]:
+        return {"source": [face.landmarks for face in self.source_faces], "reference": [self.reference_face.landmarks]}
+
+
+class UntrainedModelError(WeightsMissingError):
+    """A model without trained weights was asked for while the pipeline does not allow untrained ones."""
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class MakeupPipeline:
+    """Load the face detector and models once, then transfer makeup between photos.
+
+    models: registry names to load now (default: every generator with trained weights; others load on first
+    use). device: "cuda" / "cpu" / None (CUDA when available). allow_untrained: build models that have no
+    trained weights with random ones (for tests and demos of the machinery; results say `trained=False`).
+    crop_size: the aligned crop the models see. min_face_size (pixels, the face box's shorter side) and
+    min_confidence: faces below them raise FaceTooSmallError / LowConfidenceError. max_pixels: larger photos
+    are refused before decoding.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str] | str | None = None,
+        device: torch.device | str | None = None,
+        allow_untrained: bool = False,
+        weights_dir: str | Path | None = None,
+        crop_size: int = 256,
+        min_face_size: int = 64,
+        min_confidence: float = 0.9,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        detector: FaceDetector | None = None,
+    ) -> None:
+        if crop_size % 4:
+            raise ValueError(f"crop_size must be divisible by 4 (the generators downsample twice), got {crop_size}")
+        self.device = torch.device(device) if device is not None else default_device()
+        self.allow_untrained = allow_untrained
+        self.weights_dir = weights_dir
+        self.crop_size = crop_size
+        self.min_face_size = min_face_size
+        self.min_confidence = min_confidence
+        self.max_pixels = max_pixels
+        self.detector = detector or shared_detector(self.device)
+        self._models: dict[str, torch.nn.Module] = {}
+        if isinstance(models, str):
+            models = [models]
+        if models is None:
+            models = [name for name in list_models("generator") if has_weights(name, weights_dir)]
+        for name in models:
+            self.model(name)
+
+    @property
+    def model_names(self) -> list[str]:
+        """The models loaded so far, in load order; the first is the default for `transfer`."""
+        return list(self._models)
+
+    def model(self, name: str) -> torch.nn.Module:
+        """The loaded model `name`, loading it on first use (UntrainedModelError if it has no trained weights)."""
+        if name not in self._models:
+            card = get_card(name)
+            if card.kind == "discriminator":
+                raise ValueError(f"{name!r} is a discriminator, not a makeup-transfer model")
+            if card.kind != "classical" and not self.allow_untrained and not has_weights(name, self.weights_dir):
+                raise UntrainedModelError(
+                    f"{name!r} has no trained weights, so its output would be noise. Train and export it "
+                    "(README, 'Training'), pick a model with weights, or build the pipeline with "
+                    "allow_untrained=True to run it with random weights anyway."
+                )
+            self._models[name] = load_model(
+                name, device=self.device, weights_dir=self.weights_dir, allow_random=self.allow_untrained
+            )
+        return self._models[name]
+
+    def is_trained(self, name: str) -> bool:
+        """Whether `name` runs with trained weights (classical methods need none and count as trained)."""
+        model = self.model(name)
+        return get_card(name).kind == "classical" or bool(getattr(model, "has_trained_weights", False))
+
+    def prepare(
+        self, image: ImageSource | PreparedImage, role: str = "source", all_faces: bool = False
+    ) -> PreparedImage:
+        """Load `image`, find its face (every acceptable face with all_faces) and cut the aligned crops.
+
+        Raises the typed errors of makeup.io and makeup.face, naming `role`.
+        """
+        if isinstance(image, PreparedImage):
+            return image
+        start = time.perf_counter()
+        pixels = load_image(image, role=role, max_pixels=self.max_pixels)
+        timings = {"load": _ms(start)}
+        start = time.perf_counter()
+        if all_faces:
+            faces = self.detector.detect(pixels)
+        else:  # a cheaper search that stops at the large faces when there are any
+            largest = self.detector.largest_face(pixels)
+            faces = [largest] if largest else []
+        timings["detect"] = _ms(start)
+        if not faces:
+            raise NoFaceError(role)
+        check_face(faces[0], role=role, min_size=self.min_face_size, min_score=self.min_confidence)
+        faces = [face for face in faces if _acceptable(face, self.min_face_size, self.min_confidence)]
+        start = time.perf_counter()
+        aligned = [align_face(pixels, face.landmarks, size=self.crop_size) for face in faces]
+        timings["align"] = _ms(start)
+        return PreparedImage(image=pixels, role=role, faces=faces, aligned=aligned, timings=timings)
+
+    def transfer(
+        self,
+        source: ImageSource | PreparedImage,
+        reference: ImageSource | PreparedImage,
+        model: str | None = None,
+        intensity: float = 1.0,
+        all_faces: bool = False,
+    ) -> TransferResult:
+        """`source` wearing `reference`'s makeup, at the source's full resolution.
+
+        Images are paths, bytes, file objects, PIL images, arrays or `prepare` results. intensity: 0 returns the
+        source, 1 the full transfer. all_faces: make up every face in the source, not only the largest (a
+        prepared source keeps the faces it was prepared with).
+        """
+        name = self._resolve_model_name(model)
+        owns_source = not isinstance(source, PreparedImage)
+        source = self.prepare(source, "source", all_faces=all_faces)
+        reference = self.prepare(reference, "reference")
+        return self._transfer_prepared(source, reference, name, intensity, paste_in_place=owns_source)
+
+    def transfer_all(
+        self,
+        source: ImageSource | PreparedImage,
+        reference: ImageSource | PreparedImage,
+        models: Iterable[str] | None = None,
+        intensity: float = 1.0,
+        all_faces: bool = False,
+    ) -> dict[str, TransferResult]:
+        """One result per model (default: every loaded model) on the same aligned pair, detected once."""
+        names = list(models) if models is not None else self.model_names
+        if not names:
+            raise ValueError("no models to compare: pass models=[...] or build the pipeline with models")
+        source = self.prepare(source, "source", all_faces=all_faces)
+        reference = self.prepare(reference, "reference")
+        return {name: self._transfer_prepared(source, reference, name, intensity, False) for name in names}
+
+    def _resolve_model_name(self, model: str | None) -> str:
+        if model is not None:
+            return model
+        if not self._models:
+            raise UntrainedModelError(
+                "no model is loaded and none has trained weights: name one (model='beautygan') and build the "
+                "pipeline with allow_untrained=True to run untrained models, or add trained weights"
+            )
+        return next(iter(self._models))
+
+    def _transfer_prepared(
+        self, source: PreparedImage, reference: PreparedImage, name: str, intensity: float, paste_in_place: bool
+    ) -> TransferResult:
+        if not 0.0 <= intensity <= 1.0:
+            raise ValueError(f"intensity must be between 0 (no makeup) and 1 (full transfer), got {intensity}")
+        network = self.model(name)
+        timings = {
+            stage: source.timings.get(stage, 0.0) + reference.timings.get(stage, 0.0)
+            for stage in ("load", "detect", "align")
+        }
+        start = time.perf_counter()
+        outputs, demakeup = self._run_model(name, network, [a.crop for a in source.aligned], reference.crop)
+        timings["model"] = _ms(start)
+        start = time.perf_counter()
+        # The photo is ours to change when transfer() loaded it; a prepared image may serve further transfers.
+        image = source.image if paste_in_place else source.image.copy()
+        for aligned, output in zip(source.aligned, outputs):
+            paste_back(image, aligned, blend(aligned.crop, output, intensity), inplace=True)
+        timings["paste"] = _ms(start)
+        timings["total"] = sum(timings.values())
+        return TransferResult(
+            image=image,
+            model=name,
+            trained=self.is_trained(name),
+            device=str(self.device),
+            intensity=intensity,
+            source_faces=list(source.faces),
+            reference_face=reference.face,
+            source_crops=[a.crop for a in source.aligned],
+            reference_crop=reference.crop,
+            outputs=outputs,
+            demakeup=demakeup,
+            timings=timings,
+        )
+
+    @torch.inference_mode()
+    def _run_model(
+        self, name: str, network: torch.nn.Module, source_crops: list[np.ndarray], reference_crop: np.ndarray
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Raw outputs for each source crop (one batch) and the reference's makeup-removed crop."""
+        sources = image_to_tensor(np.stack(source_crops), self.device)
+        references = image_to_tensor(reference_crop, self.device).expand(len(source_crops), -1, -1, -1)
+        if get_card(name).kind == "classical":
+            transferred, removed = network(sources, references, *self._region_masks(source_crops, reference_crop))
+        else:
+            transferred, removed = network(sources, references)
+        outputs = tensor_to_image(transferred)
+        outputs = [outputs] if outputs.ndim == 3 else list(outputs)
+        return outputs, tensor_to_image(removed[:1])
+
+    def _region_masks(self, source_crops: list[np.ndarray], reference_crop: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Region masks (HISTOGRAM_REGIONS order) of the crops, for methods that work inside face regions."""
+        from makeup.regions import HISTOGRAM_REGIONS, RegionError, masks_from_image
+
+        def stacked(crop: np.ndarray, role: str) -> np.ndarray:
+            try:
+                masks = masks_from_image(crop)
+            except RegionError as error:
+                raise FaceError(f"The face regions of the {role} image could not be found: {error}", role) from error
+            return np.stack([masks[region] for region in HISTOGRAM_REGIONS]).astype(np.float32)
+
+        source_masks = torch.from_numpy(np.stack([stacked(crop, "source") for crop in source_crops]))
+        source_masks = source_masks.to(self.device)
+        reference_masks = torch.from_numpy(stacked(reference_crop, "reference")).to(self.device)
+        return source_masks, reference_masks.expand_as(source_masks)
+
+
+def blend(source: np.ndarray, output: np.ndarray, intensity: float) -> np.ndarray:
+    """`source` moved toward `output` by `intensity` (0: source, 1: output), as uint8."""
+    if intensity >= 1.0:
+        return output
+    if intensity <= 0.0:
+        return source
+    mixed = source.astype(np.float32) + (output.astype(np.float32) - source) * intensity
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def _acceptable(face: Face, min_size: int, min_score: float) -> bool:
+    return face.size >= min_size and face.score >= min_score
