@@ -1,0 +1,72 @@
+"""Augmentation suited to aligned faces: a mirror flip that swaps left/right regions, and small geometric and
+colour jitter of the source (the reference is only flipped: its makeup is the thing to copy, unchanged)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from makeup.regions import flip_masks
+
+
+@dataclass(frozen=True)
+class FaceAugment:
+    """Jitter ranges; set a field to 0 to switch that part off (`FaceAugment.none()` switches off everything)."""
+
+    flip: float = 0.5  # probability of a mirror flip
+    rotation: float = 5.0  # degrees, uniform in +-rotation
+    scale: float = 0.05  # relative, uniform in +-scale
+    shift: float = 0.03  # fraction of the crop, uniform in +-shift
+    brightness: float = 0.08  # relative
+    contrast: float = 0.08
+    saturation: float = 0.1
+
+    @classmethod
+    def none(cls) -> "FaceAugment":
+        return cls(flip=0.0, rotation=0.0, scale=0.0, shift=0.0, brightness=0.0, contrast=0.0, saturation=0.0)
+
+    def source(self, image: np.ndarray, masks: dict[str, np.ndarray], rng: np.random.Generator
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Flip, warp and recolour a source face and warp its masks with it."""
+        image, masks = self.reference(image, masks, rng)
+        image, masks = self._warp(image, masks, rng)
+        return self._recolour(image, rng), masks
+
+    def reference(self, image: np.ndarray, masks: dict[str, np.ndarray], rng: np.random.Generator
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Only the mirror flip (with left/right masks swapped)."""
+        if self.flip > 0 and rng.random() < self.flip:
+            return np.ascontiguousarray(image[:, ::-1]), flip_masks(masks)
+        return image, masks
+
+    def _warp(self, image: np.ndarray, masks: dict[str, np.ndarray], rng: np.random.Generator
+              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if self.rotation <= 0 and self.scale <= 0 and self.shift <= 0:
+            return image, masks
+        size = image.shape[0]
+        angle = rng.uniform(-self.rotation, self.rotation)
+        zoom = 1.0 + rng.uniform(-self.scale, self.scale)
+        matrix = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), angle, zoom)
+        matrix[:, 2] += rng.uniform(-self.shift, self.shift, size=2) * size
+        warped = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        names = list(masks)
+        # All masks in one multi-channel warp; nearest neighbour keeps them binary.
+        stack = np.dstack([masks[name] > 0.5 for name in names]).astype(np.uint8)
+        stack = cv2.warpAffine(stack, matrix, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        stack = stack.reshape(size, size, len(names))
+        warped_masks = {name: stack[..., i].astype(np.float32) for i, name in enumerate(names)}
+        return warped, warped_masks
+
+    def _recolour(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.brightness <= 0 and self.contrast <= 0 and self.saturation <= 0:
+            return image
+        pixels = image.astype(np.float32)
+        grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        saturation = 1.0 + rng.uniform(-self.saturation, self.saturation)
+        pixels = grey[..., None] + saturation * (pixels - grey[..., None])
+        contrast = 1.0 + rng.uniform(-self.contrast, self.contrast)
+        pixels = grey.mean() + contrast * (pixels - grey.mean())
+        pixels *= 1.0 + rng.uniform(-self.brightness, self.brightness)
+        return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,173 @@
+"""Torch datasets of training pairs over a prepared cache (or an MT-format folder).
+
+Every item is a dict in the batch contract of docs/architecture.md: `source`, `reference`, `target` (3xSxS in
+[-1, 1]; `target` is zeros without ground truth), `has_target` (bool), `source_masks` / `reference_masks` (4xSxS
+float in `HISTOGRAM_REGIONS` order) and `kind` ("synthetic" or "real"). The default collate function turns a list
+of items into the batch dict. Items are deterministic in (seed, epoch, index); call `set_epoch` to vary them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from makeup.data.augment import FaceAugment
+from makeup.data.triplets import (
+    BARE_KINDS,
+    DEFAULT_FRACTIONS,
+    MAKEUP_KINDS,
+    FaceSource,
+    split_indices,
+    style_bank,
+)
+from makeup.models.tensors import image_to_tensor
+from makeup.regions import histogram_masks
+from makeup.synth import render
+
+
+class _PairDataset(Dataset):
+    def __init__(self, faces: FaceSource, split: str, seed: int, length: int | None, augment: FaceAugment | None,
+                 fractions: tuple[float, float, float]):
+        self.faces = faces
+        self.fractions = fractions
+        self.split = split
+        self.seed = seed
+        self.augment = augment if augment is not None else (FaceAugment() if split == "train" else FaceAugment.none())
+        self.epoch = 0
+        self.sources = split_indices(faces, split, seed, kinds=BARE_KINDS, fractions=fractions)
+        if not self.sources:
+            raise ValueError(f"the {split!r} split has no bare (non-makeup) faces to use as sources")
+        self.length = length if length is not None else len(self.sources)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw different pairings, styles and jitter in each epoch (workers see it after the next iterator)."""
+        self.epoch = int(epoch)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} items")
+        return np.random.default_rng([self.seed, self.epoch, index, self._stream])
+
+    def _item(self, source, source_masks, reference, reference_masks, target, kind) -> dict:
+        size = source.shape[0]
+        return {
+            "source": image_to_tensor(source)[0],
+            "reference": image_to_tensor(reference)[0],
+            "target": image_to_tensor(target)[0] if target is not None else torch.zeros(3, size, size),
+            "has_target": torch.tensor(target is not None),
+            "source_masks": torch.from_numpy(histogram_masks(source_masks)),
+            "reference_masks": torch.from_numpy(histogram_masks(reference_masks)),
+            "kind": kind,
+        }
+
+
+class SyntheticTriplets(_PairDataset):
+    """Source A, reference B wearing a style from the split's bank, target A wearing the same style.
+
+    A and B are bare faces of different identities in `split`. The source is jittered (flip, small rotation,
+    scale, colour) *before* rendering, so the target is exact for the jittered source; the reference is only
+    flipped. `length` defaults to the number of source faces (one pass = each source once, on average).
+    """
+
+    _stream = 11
+
+    def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
+                 styles: int = 2000, augment: FaceAugment | None = None,
+                 fractions: tuple[float, float, float] = DEFAULT_FRACTIONS):
+        super().__init__(faces, split, seed, length, augment, fractions)
+        self.styles = style_bank(split, styles, seed)
+        identities = {faces.records[i].identity for i in self.sources}
+        if len(identities) < 2:
+            raise ValueError(f"the {split!r} split needs bare faces of at least two people for triplets")
+
+    def __getitem__(self, index: int) -> dict:
+        rng = self._rng(index)
+        a = self.sources[int(rng.integers(len(self.sources)))]
+        b = a
+        while self.faces.records[b].identity == self.faces.records[a].identity:
+            b = self.sources[int(rng.integers(len(self.sources)))]
+        style = self.styles[int(rng.integers(len(self.styles)))]
+        source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
+        reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
+        target = render(source, source_masks, style)
+        reference = render(reference, reference_masks, style)
+        return self._item(source, source_masks, reference, reference_masks, target, "synthetic")
+
+
+class RealPairs(_PairDataset):
+    """Unpaired real pairs: a bare source and a real makeup reference of the split, no ground truth.
+
+    The histogram (makeup) loss uses their masks. The source is jittered, the reference only flipped.
+    """
+
+    _stream = 12
+
+    def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
+                 augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS):
+        super().__init__(faces, split, seed, length, augment, fractions)
+        self.references = split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions)
+        if not self.references:
+            raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
+
+    def __getitem__(self, index: int) -> dict:
+        rng = self._rng(index)
+        a = self.sources[int(rng.integers(len(self.sources)))]
+        b = self.references[int(rng.integers(len(self.references)))]
+        source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
+        reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
+        return self._item(source, source_masks, reference, reference_masks, None, "real")
+
+
+def worker_init(worker_id: int) -> None:
+    """`DataLoader(worker_init_fn=worker_init)`: one OpenCV thread per worker, so workers do not fight over cores
+    (OpenCV's own thread pool in every worker makes rendering several times slower on a busy machine)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+class MixedPairs(Dataset):
+    """Synthetic triplets and real pairs in one dataset: each item is real with probability `real_fraction`."""
+
+    def __init__(self, synthetic: SyntheticTriplets, real: RealPairs | None, real_fraction: float = 0.25,
+                 length: int | None = None):
+        if real is None and real_fraction > 0:
+            raise ValueError("real_fraction > 0 needs a RealPairs dataset")
+        if not 0.0 <= real_fraction <= 1.0:
+            raise ValueError(f"real_fraction must lie in [0, 1], got {real_fraction}")
+        self.synthetic, self.real, self.real_fraction = synthetic, real, real_fraction
+        self.length = length if length is not None else len(synthetic)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        self.synthetic.set_epoch(epoch)
+        if self.real is not None:
+            self.real.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} items")
+        rng = np.random.default_rng([self.synthetic.seed, self.synthetic.epoch, index, 13])
+        if self.real is not None and rng.random() < self.real_fraction:
+            return self.real[index % len(self.real)]
+        return self.synthetic[index % len(self.synthetic)]
+
+
+def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_fraction: float = 0.25,
+                   length: int | None = None, augment: FaceAugment | None = None,
+                   fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> Dataset:
+    """The usual training mix over a cache: synthetic triplets plus `real_fraction` real unpaired pairs.
+
+    Falls back on synthetic triplets alone when the split holds no real makeup faces.
+    """
+    synthetic = SyntheticTriplets(faces, split, seed=seed, length=length, augment=augment, fractions=fractions)
+    if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
+        return synthetic
+    real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions)
+    return MixedPairs(synthetic, real, real_fraction, length)
