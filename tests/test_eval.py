@@ -1,0 +1,171 @@
+"""`makeup eval` end to end on a tiny cache of real faces, and the per-pair metrics it averages."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from makeup.cli import main
+from makeup.data.cache import FaceRecord, pack_masks, write_cache
+from makeup.data.triplets import split_of
+from makeup.evaluate.runner import EvalPair, EvaluationError, load_eval_models, real_pair_metrics, triplet_metrics
+from makeup.evaluate.metrics import MAX_PSNR
+
+SIZE = 128
+
+
+def _first_in_test(names, number: int) -> list[str]:
+    """The first `number` identity names that land in the held-out "test" split (seed 0)."""
+    found = []
+    for name in names:
+        if split_of(name, seed=0) == "test":
+            found.append(name)
+            if len(found) == number:
+                return found
+    raise ValueError("names ran out")
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory, astronaut, grace_hopper) -> Path:
+    """Four bare faces (two portraits and mirrored, re-lit copies) and one made-up face, all in the test split."""
+    pytest.importorskip("mediapipe", reason="computing masks needs mediapipe 0.10.21 (the train extra)")
+    from makeup.face import align_face, detect_faces
+    from makeup.regions import detect_landmarks, masks_from_landmarks
+    from makeup.synth import preset, render
+
+    crops = []
+    for photo in (astronaut, grace_hopper):
+        crop = align_face(photo, detect_faces(photo)[0].landmarks, size=SIZE).crop
+        crops += [crop, np.clip(crop[:, ::-1].astype(int) * 0.9 + 12, 0, 255).astype(np.uint8)]
+    images, masks, landmarks, records = [], [], [], []
+    identities = _first_in_test((f"person-{i}" for i in count()), len(crops) + 1)
+    for i, crop in enumerate(crops + [crops[3]]):
+        points = detect_landmarks(crop)
+        region_masks = masks_from_landmarks(points, (SIZE, SIZE))
+        made_up = i == len(crops)
+        if made_up:  # a "real" makeup reference for the unpaired pairs
+            crop = render(crop, region_masks, preset("berry-bold"))
+        images.append(crop)
+        masks.append(pack_masks(region_masks))
+        landmarks.append(points)
+        records.append(FaceRecord(id=f"face-{i}", image=f"face-{i}.png", kind="makeup" if made_up else "non-makeup",
+                                  identity=identities[i]))
+    root = tmp_path_factory.mktemp("eval-cache")
+    write_cache(root, np.stack(images), np.stack(masks), np.stack(landmarks), records)
+    return root
+
+
+def _weights_file(folder: Path, name: str, seed: int) -> Path:
+    """A weights file of an (untrained) slim-s as `makeup export` would write it after a run with `seed`."""
+    from makeup.models import create_model
+    from makeup.weights import save_weights
+
+    path = save_weights(create_model("slim-s"), weights_dir=folder, dtype=torch.float32, update_manifest=False,
+                        training={"config": {"seed": seed}})
+    return path.rename(folder / f"{name}.safetensors")
+
+
+def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "results"
+    exported = _weights_file(tmp_path, "slim-s-run3", seed=3)
+    code = main(["eval", "--cache", str(tiny_cache), "--models", "slim-s", str(exported), "--size", "64",
+                 "--triplets", "3", "--real-pairs", "2", "--out", str(out), "--device", "cpu",
+                 "--weights-dir", str(tmp_path / "none")])
+    assert code == 0
+    result = json.loads((out / "eval.json").read_text())
+    assert result["synthetic"]["count"] == 3 and result["real"]["count"] == 2
+    for section in ("synthetic", "real"):
+        rows = {row["model"]: row for row in result[section]["rows"]}
+        assert list(rows) == ["identity", "classical", "slim-s", "slim-s-run3"]
+        assert rows["slim-s"]["trained"] is False and rows["slim-s"]["weights"].startswith("UNTRAINED")
+        assert rows["identity"]["trained"] and rows["classical"]["trained"] and rows["slim-s-run3"]["trained"]
+    synthetic = {row["model"]: row["metrics"] for row in result["synthetic"]["rows"]}
+    real = {row["model"]: row["metrics"] for row in result["real"]["rows"]}
+    assert synthetic["identity"]["psnr_unchanged"] == MAX_PSNR  # doing nothing keeps every untouched pixel
+    assert real["identity"]["psnr_background"] == MAX_PSNR and real["identity"]["ssim_face_structure"] == 1.0
+    assert real["classical"]["psnr_background"] == MAX_PSNR  # the classical baseline only works inside the masks
+    assert real["classical"]["emd_lips"] < real["identity"]["emd_lips"]  # and carries the lipstick over
+    assert 5.0 < synthetic["slim-s"]["psnr"] < synthetic["identity"]["psnr"]  # random weights: far from the truth
+    assert "--cache" in result["settings"]["command"] and result["settings"]["size"] == 64
+    # trained with another split seed than the evaluation's: its "held-out" faces may have been training faces
+    assert [w for w in result["settings"]["warnings"] if "slim-s-run3" in w and "--seed 3" in w]
+
+    markdown = (out / "eval.md").read_text()
+    assert "| identity |" in markdown and "| classical |" in markdown and "UNTRAINED" in markdown
+    assert "**slim-s: no trained weights" in markdown and "Warning: slim-s-run3 was trained with seed 3" in markdown
+    assert "ΔE00 lips" in markdown and "EMD lips" in markdown
+    sheet = Image.open(out / "sheet-synthetic.png")
+    assert sheet.width == 7 * 160  # source, reference, ground truth and four models
+    assert Image.open(out / "sheet-real.png").width == 6 * 160
+    classical = json.loads((out / "metrics-classical.json").read_text())  # what `makeup export --metrics` records
+    assert classical["synthetic"]["psnr"] == synthetic["classical"]["psnr"] and classical["real"]["count"] == 2
+
+
+def test_a_weights_file_is_evaluated_under_its_own_name(tmp_path):
+    path = _weights_file(tmp_path, "teacher-step500", seed=0)
+    rows = load_eval_models([str(path)])
+    assert [row.label for row in rows] == ["identity", "classical", "teacher-step500"]
+    assert rows[-1].trained and rows[-1].info["architecture"] == "slim-s" and rows[-1].info["training_seed"] == 0
+    with pytest.raises(EvaluationError, match="not a generator"):
+        load_eval_models(["patchgan"])
+
+
+def _pair(target: np.ndarray | None = None) -> EvalPair:
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    masks = {name: np.zeros((32, 32), np.float32) for name in
+             ("face", "skin", "lips", "eyeshadow_left", "eyeshadow_right", "cheek_left", "cheek_right")}
+    masks["face"][4:28, 4:28] = 1
+    masks["skin"][4:28, 4:28] = 1
+    masks["lips"][20:24, 12:20] = 1
+    masks["eyeshadow_left"][8:12, 6:14] = 1
+    masks["eyeshadow_right"][8:12, 18:26] = 1
+    masks["cheek_left"][14:18, 6:10] = 1
+    masks["cheek_right"][14:18, 22:26] = 1
+    return EvalPair(source, source.copy(), masks, masks, target=target, name="hand-made")
+
+
+def test_triplet_metrics_on_hand_made_images():
+    pair = _pair()
+    target = pair.source.copy()
+    target[20:24, 12:20] = (200, 30, 60)  # lipstick: the only change the "makeup" made
+    pair.target = target
+    perfect = triplet_metrics(target, pair)
+    assert perfect["psnr"] == MAX_PSNR and perfect["de_lips"] == 0.0 and perfect["psnr_unchanged"] == MAX_PSNR
+    untouched = triplet_metrics(pair.source, pair)
+    assert untouched["psnr_unchanged"] == MAX_PSNR and untouched["de_lips"] > 10 and untouched["de_cheeks"] == 0.0
+    expected_psnr = 10 * np.log10(255**2 / np.mean((pair.source.astype(float) - target) ** 2))
+    assert untouched["psnr"] == pytest.approx(expected_psnr)
+    damaged = pair.source.copy()
+    damaged[0:2] = 255 - damaged[0:2]  # harm two rows the makeup never touched
+    assert triplet_metrics(damaged, pair)["psnr_unchanged"] < 20
+    with pytest.raises(ValueError, match="no ground truth"):
+        triplet_metrics(pair.source, _pair())
+
+
+def test_real_pair_metrics_see_background_damage_and_region_colours():
+    pair = _pair()
+    assert real_pair_metrics(pair.source, pair)["psnr_background"] == MAX_PSNR
+    output = pair.source.copy()
+    output[0:2] = 0  # the background is outside the face mask
+    assert real_pair_metrics(output, pair)["psnr_background"] < 20
+    pair.reference = pair.source.copy()
+    pair.reference[20:24, 12:20] = (200, 30, 60)
+    lipstick = pair.source.copy()
+    lipstick[20:24, 12:20] = (200, 30, 60)
+    assert real_pair_metrics(lipstick, pair)["emd_lips"] == pytest.approx(0.0)
+    assert real_pair_metrics(pair.source, pair)["emd_lips"] > 10
+
+
+def test_a_split_without_faces_is_refused_with_a_reason(tiny_cache, tmp_path, capsys):
+    code = main(["eval", "--cache", str(tiny_cache), "--models", "--split", "val", "--size", "64",
+                 "--out", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 2
+    assert "nothing to evaluate in the 'val' split" in capsys.readouterr().err
