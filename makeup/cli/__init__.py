@@ -15,6 +15,12 @@ import sys
 SUBCOMMANDS = [
     ("models", "models"),
     ("bench", "bench"),
+    ("transfer", "transfer"),
+    ("prepare", "prepare"),
+    ("train", "train"),
+    ("export", "export"),
+    ("plot-log", "plot_log"),
+    ("eval", "eval"),
 ]
 
 

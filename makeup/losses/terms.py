@@ -1,0 +1,165 @@
+"""The generator's objective as a list of weighted loss terms over one training step's tensors.
+
+The trainer runs the generator passes, packs their results into a `GeneratorStep` and sums
+`term.weight * term(step)` over its terms. New objectives (e.g. distillation) add terms; the trainer stays as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from makeup.losses.adversarial import lsgan_generator_loss
+from makeup.losses.histogram import DEFAULT_REGION_WEIGHTS, histogram_loss
+from makeup.losses.perceptual import PerceptualLoss
+from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss
+
+CYCLE = "cycle"
+IDENTITY = "identity"
+
+
+@dataclass
+class GeneratorStep:
+    """One step's inputs and generator outputs, as the loss terms see them.
+
+    `features` are the generator's `encode` outputs of the main pass; `cycled` is `G(demakeup, transferred)`
+    (back to the reference and to the source); `identity_source`/`identity_reference` are `G(x, x)`. Passes a
+    term set does not need are None. The discriminators are the plain modules, frozen during this step.
+    """
+
+    batch: dict[str, Any]
+    transferred: torch.Tensor
+    demakeup: torch.Tensor
+    features: dict[str, torch.Tensor]
+    generator: nn.Module
+    discriminators: dict[str, nn.Module]
+    cycled: tuple[torch.Tensor, torch.Tensor] | None = None
+    identity_source: tuple[torch.Tensor, torch.Tensor] | None = None
+    identity_reference: tuple[torch.Tensor, torch.Tensor] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_real(self) -> torch.Tensor:
+        """B floats: 1 where the reference is a real makeup photo (an unpaired pair), 0 for synthetic triplets."""
+        if "is_real" not in self.cache:
+            flags = [kind == "real" for kind in self.batch["kind"]]
+            self.cache["is_real"] = torch.tensor(flags, dtype=torch.float32, device=self.transferred.device)
+        return self.cache["is_real"]
+
+
+class LossTerm(nn.Module):
+    """A named, weighted part of the generator loss. `needs` names the extra passes it reads (cycle, identity)."""
+
+    name: str = "loss"
+    needs: frozenset[str] = frozenset()
+
+    def __init__(self, weight: float) -> None:
+        super().__init__()
+        self.weight = float(weight)
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class AdversarialTerm(LossTerm):
+    """LSGAN: both outputs should look real to their domain's discriminator."""
+
+    name = "adversarial"
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        discriminators = step.discriminators
+        return lsgan_generator_loss(discriminators["disc_makeup"](step.transferred)) + lsgan_generator_loss(
+            discriminators["disc_plain"](step.demakeup)
+        )
+
+
+class CycleTerm(LossTerm):
+    """Transfer then transfer back: G(demakeup, transferred) must give back the reference and the source."""
+
+    name = "cycle"
+    needs = frozenset({CYCLE})
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        back_to_reference, back_to_source = step.cycled
+        return cycle_loss(back_to_source, step.batch["source"]) + cycle_loss(back_to_reference, step.batch["reference"])
+
+
+class IdentityTerm(LossTerm):
+    """G(x, x) must return x on both outputs; one term per image, each the mean over the two outputs."""
+
+    name = "identity"
+    needs = frozenset({IDENTITY})
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        total = 0.0
+        pairs = ((step.identity_source, step.batch["source"]), (step.identity_reference, step.batch["reference"]))
+        for outputs, image in pairs:
+            total = total + 0.5 * (identity_loss(outputs[0], image) + identity_loss(outputs[1], image))
+        return total
+
+
+class ContentTerm(LossTerm):
+    """Perceptual: the transferred face keeps the source's content, the demakeup face the reference's."""
+
+    name = "perceptual"
+
+    def __init__(self, weight: float, perceptual: PerceptualLoss) -> None:
+        super().__init__(weight)
+        self.perceptual = perceptual
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        return self.perceptual(step.transferred, step.batch["source"]) + self.perceptual(
+            step.demakeup, step.batch["reference"]
+        )
+
+
+class PairedL1Term(LossTerm):
+    """Synthetic triplets: L1 between the transferred face and its exact ground truth."""
+
+    name = "paired_l1"
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        return paired_l1_loss(step.transferred, step.batch["target"], step.batch["has_target"])
+
+
+class PairedPerceptualTerm(LossTerm):
+    """Synthetic triplets: perceptual distance between the transferred face and its ground truth."""
+
+    name = "paired_perceptual"
+
+    def __init__(self, weight: float, perceptual: PerceptualLoss) -> None:
+        super().__init__(weight)
+        self.perceptual = perceptual
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        return self.perceptual(step.transferred, step.batch["target"], weights=step.batch["has_target"])
+
+
+class HistogramTerm(LossTerm):
+    """BeautyGAN's makeup loss in both directions: transferred vs reference, demakeup vs source, per region."""
+
+    name = "histogram"
+
+    def __init__(
+        self, weight: float, region_weights: Sequence[float] = DEFAULT_REGION_WEIGHTS, on_synthetic: bool = False
+    ) -> None:
+        super().__init__(weight)
+        self.region_weights = tuple(region_weights)
+        self.on_synthetic = on_synthetic
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        batch = step.batch
+        samples = None if self.on_synthetic else step.is_real
+        to_reference = histogram_loss(
+            step.transferred, batch["source_masks"], batch["reference"], batch["reference_masks"],
+            self.region_weights, samples,
+        )
+        to_source = histogram_loss(
+            step.demakeup, batch["reference_masks"], batch["source"], batch["source_masks"],
+            self.region_weights, samples,
+        )
+        return to_reference + to_source

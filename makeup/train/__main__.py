@@ -1,0 +1,5 @@
+import sys
+
+from makeup.train.command import main
+
+sys.exit(main())

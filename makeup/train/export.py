@@ -1,0 +1,111 @@
+"""Ship a training checkpoint's generator: safetensors in weights/, a manifest entry and a model card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from makeup.train import checkpoint
+from makeup.train.log import LOG_FILE, read_log
+
+DTYPES = ("fp16", "fp32")
+
+
+def _cache_summary(cache: str) -> dict[str, Any]:
+    """Counts of faces by kind in the prepared cache the run read, when it is still at hand."""
+    meta = Path(cache) / "meta.json"
+    if not meta.is_file():
+        return {"cache": cache}
+    faces = json.loads(meta.read_text()).get("faces", [])
+    kinds: dict[str, int] = {}
+    for face in faces:
+        kinds[face.get("kind", "?")] = kinds.get(face.get("kind", "?"), 0) + 1
+    return {"cache": cache, "faces": len(faces), "kinds": kinds}
+
+
+def _last_losses(run_dir: Path) -> dict[str, float]:
+    log = run_dir / LOG_FILE
+    if not log.is_file():
+        return {}
+    records = [record for record in read_log(log) if "step" in record]
+    return {key: round(value, 5) for key, value in records[-1].items() if key.startswith("loss/")} if records else {}
+
+
+def export_generator(
+    source: str | Path,
+    name: str,
+    dtype: str = "fp16",
+    weights_dir: str | Path | None = None,
+    metrics_path: str | Path | None = None,
+    trained_on: str | None = None,
+) -> Path:
+    """Load the generator of the checkpoint at `source` and save it with `makeup.weights.save_weights`.
+
+    The training summary (config, steps, data, last logged losses) goes into the file's metadata; `trained_on`
+    and the metrics of `metrics_path` (a JSON object) into the manifest; a markdown card is written beside it.
+    """
+    import torch
+
+    from makeup.models import create_model, get_card
+    from makeup.weights import save_weights
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    folder = checkpoint.find_checkpoint(source)
+    if folder is None:
+        raise checkpoint.CheckpointError(f"no training checkpoint found at {source}")
+    state = checkpoint.read_state(folder)
+    config = json.loads((folder / "config.json").read_text())
+    trained = state["models"].get("generator")
+    if trained != name:
+        raise checkpoint.CheckpointError(
+            f"{folder} holds a {trained!r} generator, not {name!r}: export it with --name {trained}"
+        )
+    generator = create_model(name, **config.get("generator_options", {}))
+    checkpoint.load_models(folder, {"generator": generator})
+    metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{metrics_path} must hold a JSON object of metrics")
+    run_dir = folder.parent.parent
+    data = _cache_summary(config.get("cache", ""))
+    if trained_on is None:
+        trained_on = (
+            f"{data.get('faces', '?')} faces of the prepared cache {Path(config.get('cache', '')).name!r}: synthetic "
+            f"makeup triplets ({config.get('synthetic_fraction')}) and real unpaired makeup references, "
+            f"{config.get('image_size')} px"
+        )
+    training = {"steps": state["step"], "config": config, "data": data, "last_losses": _last_losses(run_dir)}
+    path = save_weights(
+        generator, name, weights_dir, dtype=torch.float16 if dtype == "fp16" else torch.float32,
+        training=training, trained_on=trained_on, metrics=metrics,
+    )
+    _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype)
+    return path
+
+
+def _write_card(
+    path: Path, card, training: dict[str, Any], trained_on: str, metrics: dict[str, Any], dtype: str
+) -> None:
+    config = training["config"]
+    lines = [
+        f"# {card.name}",
+        "",
+        f"{card.method}.",
+        "",
+        f"- purpose: {card.purpose}",
+        f"- paper: {card.paper}",
+        f"- parameters: {card.params:,}; {card.gmacs} GMACs at 256x256, batch 1, both inputs",
+        f"- weights: `{path.with_suffix('.safetensors').name}`, {dtype}",
+        f"- trained on: {trained_on}",
+        f"- training: {training['steps']} steps, batch {config.get('batch_size')}, {config.get('image_size')} px, "
+        f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')})",
+        f"- loss weights: adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
+        f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
+        f"({config.get('perceptual_backbone')}), paired L1 {config.get('paired_l1_weight')}, "
+        f"histogram per region {config.get('histogram_weights')}",
+    ]
+    if metrics:
+        lines += ["", "## Metrics", "", "```json", json.dumps(metrics, indent=2), "```"]
+    lines += ["", "The full training config is in the safetensors metadata (`training`).", ""]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,73 @@
+"""`makeup export`: a training checkpoint's generator -> weights/ (safetensors, manifest, card) -> load_model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from makeup.cli import main as cli_main
+from makeup.train import checkpoint
+from makeup.train.export import export_generator
+from makeup.weights import load_model, read_manifest
+
+torch.set_num_threads(1)
+GENERATOR_OPTIONS = {"width": 8, "residual_blocks": 1}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from test_train import TinyFaces, tiny_config
+
+    from makeup.train import train
+
+    out = tmp_path_factory.mktemp("run")
+    config = tiny_config(out, steps=2, checkpoint_every=2, generator_options=GENERATOR_OPTIONS)
+    finished = train(config, dataset=TinyFaces(count=2))
+    return out, finished.generator.eval()
+
+
+def _outputs(model):
+    generator = torch.Generator().manual_seed(3)
+    source, reference = (torch.rand(1, 3, 32, 32, generator=generator) * 2 - 1 for _ in range(2))
+    with torch.no_grad():
+        return model(source, reference)
+
+
+def test_export_fp32_round_trip_gives_the_trained_generator(trained_run, tmp_path):
+    run, generator = trained_run
+    (tmp_path / "eval.json").write_text(json.dumps({"psnr": 21.5, "lips_ciede2000": 7.25}))
+    code = cli_main(["export", str(run), "--name", "beautygan", "--dtype", "fp32",
+                     "--weights-dir", str(tmp_path / "weights"), "--metrics", str(tmp_path / "eval.json")])
+    assert code == 0
+    loaded = load_model("beautygan", weights_dir=tmp_path / "weights")
+    for exported, original in zip(_outputs(loaded), _outputs(generator)):
+        assert torch.equal(exported, original)
+    entry = read_manifest(tmp_path / "weights")["models"]["beautygan"]
+    assert entry["metrics"] == {"psnr": 21.5, "lips_ciede2000": 7.25}
+    assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2}
+    assert entry["dtype"] == "float32"
+    summary = loaded.training_summary
+    assert summary["steps"] == 2 and summary["config"]["generator_options"] == GENERATOR_OPTIONS
+    assert "loss/generator" in summary["last_losses"]
+    card = (tmp_path / "weights" / "beautygan.md").read_text()
+    assert "2 steps" in card and "psnr" in card
+
+
+def test_export_fp16_is_close_and_half_the_size(trained_run, tmp_path):
+    run, generator = trained_run
+    path16 = export_generator(run, "beautygan", dtype="fp16", weights_dir=tmp_path / "w16")
+    path32 = export_generator(run, "beautygan", dtype="fp32", weights_dir=tmp_path / "w32")
+    assert path16.stat().st_size < 0.6 * path32.stat().st_size
+    loaded = load_model("beautygan", weights_dir=tmp_path / "w16")
+    for exported, original in zip(_outputs(loaded), _outputs(generator)):
+        assert (exported - original).abs().max() < 0.05
+
+
+def test_export_refuses_a_name_that_is_not_the_trained_generator(trained_run, tmp_path):
+    run, _ = trained_run
+    with pytest.raises(checkpoint.CheckpointError, match="--name beautygan"):
+        export_generator(run, "beautygan-concat", weights_dir=tmp_path)
+    with pytest.raises(checkpoint.CheckpointError, match="no training checkpoint"):
+        export_generator(tmp_path / "nothing", "beautygan", weights_dir=tmp_path)
