@@ -29,17 +29,17 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 
 INIT=()
 SAVED_CONFIG=""
-if [ -n "${BATCH:-}" ]; then
-    # batch size given (speed already measured): spend the whole call training
-    MINUTES=${1:-8.5}
-elif [ -f "$RUN/config.json" ]; then
+if [ -f "$RUN/config.json" ]; then
     SAVED_CONFIG="$RUN/config.json"
 elif [ -f .carry/init/checkpoints/latest.json ]; then
     INIT=(--init-from .carry/init)
     SAVED_CONFIG=$(ls .carry/init/checkpoints/step_*/config.json | tail -n 1)
     echo "== starting from the weights in .carry/init"
 fi
-if [ -n "$SAVED_CONFIG" ]; then
+if [ -n "${BATCH:-}" ]; then
+    # batch size given (speed already measured): spend the whole call training
+    MINUTES=${1:-8.5}
+elif [ -n "$SAVED_CONFIG" ]; then
     # a continuing run keeps its batch size and trains for all of this call's time
     BATCH=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["batch_size"])' "$SAVED_CONFIG")
     MINUTES=${1:-8.5}
@@ -57,7 +57,7 @@ fi
 echo "== training at 256 px, batch $BATCH, for $MINUTES minutes"
 "$PYTHON" -m makeup.train --cache .carry/cache --out-dir "$RUN" --image-size 256 --batch-size "$BATCH" \
     --steps "${STEPS:-200000}" --max-minutes "$MINUTES" --resume ${INIT[@]+"${INIT[@]}"} "${COMMON[@]}" \
-    --set checkpoint_every=500 --set sample_every=250 --set log_every=50 --set progress=false ${EXTRA_SETS:-}
+    --set checkpoint_every=250 --set sample_every=250 --set log_every=50 --set progress=false ${EXTRA_SETS:-}
 
 echo "== packing weights into $OUT"
 STAGE=$(mktemp -d)

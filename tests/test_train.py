@@ -6,6 +6,7 @@ and small generators at 64 px, so each run takes seconds on a CPU.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -315,3 +316,66 @@ def test_training_reads_a_prepared_cache_and_mixes_synthetic_and_real_pairs(tmp_
     # a 128 px run from a 64 px cache resizes on the fly
     larger = tiny_config(tmp_path / "run128", cache=str(cache), image_size=128, steps=1, checkpoint_every=0)
     assert train(larger).step == 1
+
+
+# ---- data-loading workers --------------------------------------------------------------------------------------
+
+
+class RecordedPairs(torch.utils.data.Dataset):
+    """A dataset of the training mix that appends, per item, the worker's pid, the key and a digest of the pair."""
+
+    epoch_keys = True
+
+    def __init__(self, dataset, path: Path, delay_s: float = 0.0) -> None:
+        self.dataset, self.path, self.delay_s = dataset, path, delay_s
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        time.sleep(self.delay_s)
+        item = self.dataset[key]
+        pair = torch.cat([item["source"], item["reference"]]).numpy().tobytes()
+        record = {"pid": os.getpid(), "epoch": key[0], "index": key[1], "pair": hashlib.sha1(pair).hexdigest()}
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return item
+
+
+def _recorded_pairs(tmp_path: Path, length: int, delay_s: float = 0.0) -> RecordedPairs:
+    from makeup.data import FaceCache, training_pairs
+    from makeup.data.augment import FaceAugment
+
+    pairs = training_pairs(FaceCache(_tiny_cache(tmp_path / "cache")), length=length, augment=FaceAugment.none())
+    return RecordedPairs(pairs, tmp_path / "items.jsonl", delay_s)
+
+
+def test_workers_start_once_and_draw_new_pairs_each_epoch(tmp_path):
+    import cv2
+
+    # Start OpenCV's thread pool in this (parent) process first: workers forked after that deadlock at their first
+    # cv2 call, which is what hung GPU runs at 256 px.
+    cv2.cvtColor(np.zeros((2048, 2048, 3), np.uint8), cv2.COLOR_RGB2LAB)
+    dataset = _recorded_pairs(tmp_path, length=4)
+    config = tiny_config(tmp_path / "run", steps=6, batch_size=2, num_workers=2, sample_every=1, checkpoint_every=0)
+    assert train(config, dataset=dataset).step == 6  # 3 epochs of 2 steps
+    assert len(list((tmp_path / "run" / "samples").glob("step_*.png"))) == 6
+
+    records = read_log(tmp_path / "items.jsonl")
+    pids = {record["pid"] for record in records}
+    assert len(pids) == 2 and os.getpid() not in pids  # the same two workers served every epoch
+    pairs = {}
+    for record in records:
+        pairs.setdefault(record["epoch"], {})[record["index"]] = record["pair"]
+    assert {0, 1, 2} <= pairs.keys() and all(len(pairs[epoch]) == 4 for epoch in (0, 1, 2))
+    assert pairs[0] != pairs[1] and pairs[1] != pairs[2] and pairs[0] != pairs[2]  # the epoch reached the workers
+
+
+def test_a_stuck_worker_fails_the_run_instead_of_hanging_it(tmp_path, monkeypatch):
+    from makeup.train import trainer
+
+    monkeypatch.setattr(trainer, "WORKER_TIMEOUT_S", 0.5)
+    dataset = _recorded_pairs(tmp_path, length=4, delay_s=3.0)
+    config = tiny_config(tmp_path / "run", steps=2, batch_size=2, num_workers=1, checkpoint_every=0)
+    with pytest.raises(trainer.DataLoadingStalled, match="num_workers=0"):
+        train(config, dataset=dataset)

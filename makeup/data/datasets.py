@@ -3,7 +3,10 @@
 Every item is a dict in the batch contract of docs/architecture.md: `source`, `reference`, `target` (3xSxS in
 [-1, 1]; `target` is zeros without ground truth), `has_target` (bool), `source_masks` / `reference_masks` (4xSxS
 float in `HISTOGRAM_REGIONS` order) and `kind` ("synthetic" or "real"). The default collate function turns a list
-of items into the batch dict. Items are deterministic in (seed, epoch, index); call `set_epoch` to vary them.
+of items into the batch dict. Items are deterministic in (seed, epoch, index): `dataset[index]` draws for the
+epoch last given to `set_epoch`, `dataset[(epoch, index)]` for the epoch named. A training loader passes the epoch
+in the key because its persistent workers hold their own copies of the dataset, which a `set_epoch` in the
+parent process never reaches.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+Key = int | tuple[int, int]
 
 from makeup.data.augment import FaceAugment
 from makeup.data.triplets import (
@@ -26,7 +31,17 @@ from makeup.regions import histogram_masks
 from makeup.synth import render
 
 
+def split_key(key: Key, default_epoch: int) -> tuple[int, int]:
+    """(epoch, index) of a dataset key: an index alone, or an (epoch, index) pair."""
+    if isinstance(key, tuple):
+        epoch, index = key
+        return int(epoch), int(index)
+    return default_epoch, int(key)
+
+
 class _PairDataset(Dataset):
+    epoch_keys = True  # `dataset[(epoch, index)]` works; see the module docstring
+
     def __init__(self, faces: FaceSource, split: str, seed: int, length: int | None, augment: FaceAugment | None,
                  fractions: tuple[float, float, float]):
         self.faces = faces
@@ -44,13 +59,14 @@ class _PairDataset(Dataset):
         return self.length
 
     def set_epoch(self, epoch: int) -> None:
-        """Draw different pairings, styles and jitter in each epoch (workers see it after the next iterator)."""
+        """The epoch that plain `dataset[index]` draws for: each epoch has other pairings, styles and jitter."""
         self.epoch = int(epoch)
 
-    def _rng(self, index: int) -> np.random.Generator:
+    def _rng(self, key: Key) -> np.random.Generator:
+        epoch, index = split_key(key, self.epoch)
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} items")
-        return np.random.default_rng([self.seed, self.epoch, index, self._stream])
+        return np.random.default_rng([self.seed, epoch, index, self._stream])
 
     def _item(self, source, source_masks, reference, reference_masks, target, kind) -> dict:
         size = source.shape[0]
@@ -84,8 +100,8 @@ class SyntheticTriplets(_PairDataset):
         if len(identities) < 2:
             raise ValueError(f"the {split!r} split needs bare faces of at least two people for triplets")
 
-    def __getitem__(self, index: int) -> dict:
-        rng = self._rng(index)
+    def __getitem__(self, key: Key) -> dict:
+        rng = self._rng(key)
         a = self.sources[int(rng.integers(len(self.sources)))]
         b = a
         while self.faces.records[b].identity == self.faces.records[a].identity:
@@ -113,8 +129,8 @@ class RealPairs(_PairDataset):
         if not self.references:
             raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
 
-    def __getitem__(self, index: int) -> dict:
-        rng = self._rng(index)
+    def __getitem__(self, key: Key) -> dict:
+        rng = self._rng(key)
         a = self.sources[int(rng.integers(len(self.sources)))]
         b = self.references[int(rng.integers(len(self.references)))]
         source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
@@ -133,6 +149,8 @@ def worker_init(worker_id: int) -> None:
 class MixedPairs(Dataset):
     """Synthetic triplets and real pairs in one dataset: each item is real with probability `real_fraction`."""
 
+    epoch_keys = True
+
     def __init__(self, synthetic: SyntheticTriplets, real: RealPairs | None, real_fraction: float = 0.25,
                  length: int | None = None):
         if real is None and real_fraction > 0:
@@ -150,13 +168,14 @@ class MixedPairs(Dataset):
         if self.real is not None:
             self.real.set_epoch(epoch)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: Key) -> dict:
+        epoch, index = split_key(key, self.synthetic.epoch)
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} items")
-        rng = np.random.default_rng([self.synthetic.seed, self.synthetic.epoch, index, 13])
+        rng = np.random.default_rng([self.synthetic.seed, epoch, index, 13])
         if self.real is not None and rng.random() < self.real_fraction:
-            return self.real[index % len(self.real)]
-        return self.synthetic[index % len(self.synthetic)]
+            return self.real[(epoch, index % len(self.real))]
+        return self.synthetic[(epoch, index % len(self.synthetic))]
 
 
 def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_fraction: float = 0.25,

@@ -76,24 +76,36 @@ def barrier(context: DistributedContext) -> None:
 
 
 class ResumableDistributedSampler(DistributedSampler):
-    """torch's DistributedSampler (a seeded shuffle per epoch, one shard per rank) that can start mid-epoch.
+    """torch's DistributedSampler (a seeded shuffle per epoch, one shard per rank) run as one endless stream.
 
-    After a resume, `skip` drops the samples of the current epoch this rank already used, so the run sees the
+    Iterating yields `(epoch, index)` keys, epoch after epoch from `set_epoch`'s, each epoch cut to whole batches
+    of `batch_size` so batches never straddle two epochs. One iterator covers the whole run, so a DataLoader
+    starts its worker processes once, and the epoch travels with every index to the workers' dataset copies.
+    After a resume, `skip` drops the samples of the first epoch this rank already used, so the run sees the
     same sequence it would have seen without the interruption.
     """
 
-    def __init__(self, dataset: Dataset, rank: int, world_size: int, seed: int) -> None:
+    def __init__(self, dataset: Dataset, rank: int, world_size: int, seed: int, batch_size: int = 1) -> None:
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        self.batches_per_epoch = self.num_samples // batch_size
+        self._per_epoch = self.batches_per_epoch * batch_size
         self._skip = 0
 
     def skip(self, count: int) -> None:
-        """Leave out the first `count` indices of the next epoch iterated."""
+        """Leave out the first `count` indices of the first epoch iterated."""
         self._skip = count
 
-    def __iter__(self) -> Iterator[int]:
-        indices = list(super().__iter__())[self._skip :]
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self._per_epoch == 0:
+            raise ValueError(f"{self.num_samples} samples per process make no whole batch")
+        epoch, skip = self.epoch, self._skip
         self._skip = 0
-        return iter(indices)
+        while True:
+            self.set_epoch(epoch)  # the parent's shuffle reads self.epoch
+            for index in list(super().__iter__())[skip : self._per_epoch]:
+                yield epoch, index
+            epoch, skip = epoch + 1, 0
 
     def __len__(self) -> int:
-        return self.num_samples - self._skip
+        """Samples per epoch on this rank (the stream itself never ends)."""
+        return self._per_epoch

@@ -73,8 +73,14 @@ def sample_grid(columns: list[torch.Tensor | None], max_rows: int = 4) -> np.nda
 
 
 def save_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an HxWx3 uint8 RGB image as PNG.
+
+    RGB to BGR is a numpy slice, not `cv2.cvtColor`: on a large image OpenCV would start its thread pool in the
+    training process, and data-loading workers forked after that can deadlock inside OpenCV.
+    """
     import cv2
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
+        raise OSError(f"could not write the image {path}")

@@ -56,6 +56,7 @@ from makeup.train.log import LOG_FILE, JsonlLog, sample_grid, save_image, trunca
 
 DISCRIMINATORS = ("disc_makeup", "disc_plain")
 BATCH_TENSORS = ("source", "reference", "target", "has_target", "source_masks", "reference_masks")
+WORKER_TIMEOUT_S = 300  # far above one batch's loading time, even at 512 px on a busy machine
 
 
 @dataclass
@@ -131,22 +132,62 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def batches_forever(
-    loader: DataLoader, sampler: ResumableDistributedSampler, first_epoch: int, seed: int
-) -> Iterator[dict]:
-    """Batches across epochs; each epoch reshuffles with the sampler's seed and the epoch number.
+class DataLoadingStalled(RuntimeError):
+    """The data-loading workers sent no batch within `WORKER_TIMEOUT_S`."""
 
-    The loader's own generator (it seeds the workers) is reseeded per epoch too, so a resumed run draws the
-    same worker seeds as an uninterrupted one and leaves the global RNG alone.
+
+class IgnoreEpoch(Dataset):
+    """Lets a dataset indexed by int alone take the sampler's `(epoch, index)` keys: the same items every epoch."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        return self.dataset[key[1]]
+
+
+def endless_batches(dataset: Dataset, sampler: ResumableDistributedSampler, config: TrainConfig,
+                    pin_memory: bool) -> Iterator[dict]:
+    """Batches across epochs from one loader iterator, so worker processes start once per run, never per epoch.
+
+    Each epoch reshuffles with the sampler's seed and the epoch number; the epoch reaches the workers in every
+    `(epoch, index)` key, so items are drawn per (seed, epoch, index) whichever worker draws them. The loader's
+    own generator seeds the workers, so the global RNG is left alone and a resumed run goes on exactly.
     """
-    epoch = first_epoch
-    while True:
-        sampler.set_epoch(epoch)
-        if hasattr(loader.dataset, "set_epoch"):  # datasets that draw their pairings per (seed, epoch, index)
-            loader.dataset.set_epoch(epoch)
-        loader.generator.manual_seed(seed * 1_000_003 + epoch)
+    from makeup.data import worker_init
+
+    if not getattr(dataset, "epoch_keys", False):
+        dataset = IgnoreEpoch(dataset)
+    workers = config.num_workers
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        drop_last=True,
+        pin_memory=pin_memory,
+        persistent_workers=workers > 0,
+        # Spawned, not forked: a worker forked after the parent has used OpenCV's thread pool (any cv2 call on a
+        # large image, in this process or in whatever imported us) deadlocks at its first cv2 call.
+        multiprocessing_context="spawn" if workers > 0 else None,
+        generator=torch.Generator().manual_seed(config.seed),
+        worker_init_fn=worker_init if workers > 0 else None,
+        timeout=float(WORKER_TIMEOUT_S) if workers > 0 else 0.0,  # a stuck worker fails the run, never hangs it
+    )
+    try:
         yield from loader
-        epoch += 1
+    except RuntimeError as error:
+        if "timed out" not in str(error):
+            raise
+        raise DataLoadingStalled(
+            f"no batch came from the {workers} data-loading workers in {WORKER_TIMEOUT_S} s, so a worker is stuck "
+            f"(or the machine is badly overloaded); rerun with --set num_workers=0 to see the failing item in the "
+            f"training process, or resume from the latest checkpoint with --resume"
+        ) from error
 
 
 def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool, size: int) -> dict[str, Any]:
@@ -201,7 +242,8 @@ def train(
     `resume=True` continues from the run folder's latest checkpoint (exactly: weights, optimisers, RNG states,
     position in the data); `init_from` starts a new run from a checkpoint's weights. `extra_terms` are added to
     the generator objective. `dataset` replaces the hybrid dataset over `config.cache` (any dataset of sample
-    dicts in the batch format of docs/architecture.md).
+    dicts in the batch format of docs/architecture.md, indexed by int; one whose class says `epoch_keys = True` gets
+    `(epoch, index)` keys instead, so it can draw new items each epoch, as `makeup.data.training_pairs` does).
     """
     context = setup_distributed(config.device)
     try:
@@ -282,30 +324,17 @@ def _train(
     log = JsonlLog(run_dir / LOG_FILE) if context.is_main else None
 
     # Data: each rank reads its shard of a seeded shuffle; a resumed run skips what it already used.
-    from makeup.data import worker_init
-
     dataset = dataset if dataset is not None else build_dataset(config)
-    sampler = ResumableDistributedSampler(dataset, context.rank, context.world_size, config.seed)
-    per_epoch = len(sampler) // config.batch_size
+    sampler = ResumableDistributedSampler(dataset, context.rank, context.world_size, config.seed, config.batch_size)
+    per_epoch = sampler.batches_per_epoch
     if per_epoch == 0:
         raise ValueError(
             f"the dataset has {len(dataset)} samples, fewer than one batch of {config.batch_size} per process "
             f"({context.world_size} processes): lower batch_size or prepare more faces"
         )
+    sampler.set_epoch(step // per_epoch)
     sampler.skip((step % per_epoch) * config.batch_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        collate_fn=collate,
-        drop_last=True,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-        generator=torch.Generator(),
-        worker_init_fn=worker_init,
-    )
-    batches = batches_forever(loader, sampler, step // per_epoch, config.seed)
+    batches = endless_batches(dataset, sampler, config, pin_memory=device.type == "cuda")
 
     # After restoring, the RNG state is the one saved with the checkpoint, so the run goes on exactly.
     if saved is not None:
