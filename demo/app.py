@@ -9,6 +9,7 @@ can be tried, but they are labelled UNTRAINED and every result they give says so
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import time
 
@@ -27,11 +28,23 @@ UNTRAINED = " (UNTRAINED: random weights)"
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """(label, name) for every transfer model: trained and classical ones first, untrained ones labelled."""
-    names = list_models("generator") + list_models("classical")
-    ready = [name for name in names if get_card(name).kind == "classical" or has_weights(name)]
-    untrained = [name for name in names if name not in ready]
-    return [(name, name) for name in ready] + [(name + UNTRAINED, name) for name in untrained]
+    """(label, name) for every transfer model: trained networks, then classical methods, then untrained ones."""
+    trained = [name for name in list_models("generator") if has_weights(name)]
+    untrained = [name for name in list_models("generator") if name not in trained]
+    classical = [(f"{name} (no network; needs mediapipe)", name) for name in list_models("classical")]
+    return [(name, name) for name in trained] + classical + [(name + UNTRAINED, name) for name in untrained]
+
+
+def default_model(choices: list[tuple[str, str]]) -> str:
+    """The first trained network; else the classical method when its masks can be computed; else the first."""
+    names = [name for _, name in choices]
+    trained = [name for name in names if get_card(name).kind != "classical" and has_weights(name)]
+    if trained:
+        return trained[0]
+    classical = [name for name in names if get_card(name).kind == "classical"]
+    if classical and importlib.util.find_spec("mediapipe") is not None:
+        return classical[0]
+    return names[0]
 
 
 def describe(name: str, result) -> str:
@@ -57,7 +70,9 @@ def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
             raise gr.Error("Upload both a source face and a reference face wearing makeup.")
         try:
             result = pipeline.transfer(source_path, reference_path, model=model, intensity=float(intensity))
-        except (ImageError, FaceError, WeightsError, ValueError) as error:
+        # ImportError: an optional package (mediapipe, for methods that need region masks) is missing; its
+        # message says what to install
+        except (ImageError, FaceError, WeightsError, ValueError, ImportError) as error:
             raise gr.Error(str(error)) from error
         except Exception as error:  # the page must never show a stack trace
             log.exception("transfer failed")
@@ -74,7 +89,7 @@ def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
             reference = gr.Image(label="Reference makeup", type="filepath", sources=["upload", "clipboard"])
             output = gr.Image(label="Result", type="numpy", format="png", interactive=False)
         with gr.Row():
-            model = gr.Dropdown(choices=choices, value=choices[0][1], label="Model")
+            model = gr.Dropdown(choices=choices, value=default_model(choices), label="Model")
             intensity = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Intensity")
         button = gr.Button("Transfer makeup", variant="primary")
         info = gr.Markdown()
