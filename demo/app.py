@@ -36,7 +36,8 @@ def model_choices() -> list[tuple[str, str]]:
 
 
 def default_model(choices: list[tuple[str, str]]) -> str:
-    """The first trained network; else the classical method when its masks can be computed; else the first."""
+    """The first trained network; else the classical method when its masks can be computed; else the first
+    network (untrained, and labelled so)."""
     names = [name for _, name in choices]
     trained = [name for name in names if get_card(name).kind != "classical" and has_weights(name)]
     if trained:
@@ -44,7 +45,7 @@ def default_model(choices: list[tuple[str, str]]) -> str:
     classical = [name for name in names if get_card(name).kind == "classical"]
     if classical and importlib.util.find_spec("mediapipe") is not None:
         return classical[0]
-    return names[0]
+    return next((name for name in names if name not in classical), names[0])
 
 
 def describe(name: str, result) -> str:

@@ -74,3 +74,19 @@ def test_untrained_models_are_labelled_in_the_model_list():
     for label, name in demo.model_choices():
         if not has_weights(name) and demo.get_card(name).kind != "classical":
             assert "UNTRAINED" in label
+
+
+def test_default_model_is_one_that_runs_here():
+    import importlib.util
+
+    from makeup.weights import has_weights
+
+    demo = _load_demo_module()
+    trained = [name for name in demo.list_models("generator") if has_weights(name)]
+    default = demo.default_model(demo.model_choices())
+    if trained:
+        assert default == trained[0]
+    elif importlib.util.find_spec("mediapipe") is not None:
+        assert default == "classical"  # the only method that gives real makeup without trained weights
+    else:  # the classical method would only fail for want of mediapipe
+        assert demo.get_card(default).kind == "generator"
