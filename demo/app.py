@@ -16,8 +16,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from makeup.face import FaceError
-from makeup.io import ImageError
+from makeup.errors import InputImageError
 from makeup.models import get_card, list_models
 from makeup.pipeline import MakeupPipeline
 from makeup.weights import WeightsError, has_weights
@@ -73,7 +72,7 @@ def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
             result = pipeline.transfer(source_path, reference_path, model=model, intensity=float(intensity))
         # ImportError: an optional package (mediapipe, for methods that need region masks) is missing; its
         # message says what to install
-        except (ImageError, FaceError, WeightsError, ValueError, ImportError) as error:
+        except (InputImageError, WeightsError, ValueError, ImportError) as error:
             raise gr.Error(str(error)) from error
         except Exception as error:  # the page must never show a stack trace
             log.exception("transfer failed")

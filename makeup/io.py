@@ -18,6 +18,8 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from makeup.errors import InputImageError, image_name
+
 DEFAULT_MAX_PIXELS = 50_000_000
 # A face the detector can use needs dozens of pixels; a 20:1 strip is a banner or a broken file, not a portrait.
 MIN_SIDE = 16
@@ -27,15 +29,11 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Im
 
 
 def _the(role: str | None) -> str:
-    return f"The {role} image" if role else "The image"
+    return image_name(role, capital=True)
 
 
-class ImageError(ValueError):
+class ImageError(InputImageError):
     """Base of every problem with an input image; `role` says which image ("source", "reference" or None)."""
-
-    def __init__(self, message: str, role: str | None = None) -> None:
-        super().__init__(message)
-        self.role = role
 
 
 class UnreadableImageError(ImageError):

@@ -234,3 +234,14 @@ def test_saved_file_is_never_seen_half_written(tmp_path, astronaut, monkeypatch)
     save_image(astronaut, path)
     assert seen == [0, 0]
     np.testing.assert_array_equal(load_image(path), astronaut)
+
+
+def test_photo_errors_share_one_base_that_names_the_photo():
+    from makeup.errors import InputImageError
+    from makeup.face import NoFaceError
+
+    with pytest.raises(InputImageError) as caught:
+        load_image(b"these bytes are not an image", role="reference")
+    assert caught.value.role == "reference" and "The reference image" in str(caught.value)
+    no_face = NoFaceError("source")
+    assert isinstance(no_face, InputImageError) and "the source image" in str(no_face)

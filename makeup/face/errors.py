@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-
-def _the(role: str | None) -> str:
-    return f"the {role} image" if role else "the image"
+from makeup.errors import InputImageError, image_name as _the
 
 
-class FaceError(ValueError):
+class FaceError(InputImageError):
     """Base of every face problem; `role` says which image ("source", "reference" or None)."""
-
-    def __init__(self, message: str, role: str | None = None) -> None:
-        super().__init__(message)
-        self.role = role
 
 
 class NoFaceError(FaceError):
