@@ -46,7 +46,7 @@ def test_export_fp32_round_trip_gives_the_trained_generator(trained_run, tmp_pat
         assert torch.equal(exported, original)
     entry = read_manifest(tmp_path / "weights")["models"]["beautygan"]
     assert entry["metrics"] == {"psnr": 21.5, "lips_ciede2000": 7.25}
-    assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2}
+    assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2, "residual_output": True}
     assert entry["dtype"] == "float32"
     summary = loaded.training_summary
     assert summary["steps"] == 2 and summary["config"]["generator_options"] == GENERATOR_OPTIONS

@@ -18,6 +18,7 @@ from makeup.losses import (
     lsgan_generator_loss,
     match_histograms_masked,
     paired_l1_loss,
+    preservation_loss,
 )
 from makeup.losses.perceptual import VGG16_TO_RELU4_1
 
@@ -48,6 +49,20 @@ def test_reconstruction_losses_on_hand_made_images():
     target = torch.zeros(2, 3, 4, 4)  # the second sample has no ground truth: its zeros must not count
     assert paired_l1_loss(output, target, torch.tensor([True, False])).item() == pytest.approx(0.2)
     assert paired_l1_loss(output, target, torch.tensor([False, False])).item() == 0.0
+
+
+def test_preservation_loss_counts_real_samples_outside_the_makeup_masks_only():
+    image = torch.zeros(2, 3, 4, 4)
+    output = image.clone()
+    output[:, :, 0, 0] = 1.0  # inside the lips mask: makeup may change it
+    output[:, :, 3, 3] = 0.6  # outside every mask: should have been kept
+    masks = torch.zeros(2, 4, 4, 4)
+    masks[:, 0, 0, 0] = 1.0
+    real_first = torch.tensor([1.0, 0.0])
+    assert preservation_loss(output, image, masks, real_first).item() == pytest.approx(0.6 / 15)
+    output[1] = 1.0  # the second sample is synthetic: its changes do not count
+    assert preservation_loss(output, image, masks, real_first).item() == pytest.approx(0.6 / 15)
+    assert preservation_loss(output, image, masks, torch.zeros(2)).item() == 0.0
 
 
 def test_histogram_matching_equals_skimage_on_masked_pixels():

@@ -162,7 +162,25 @@ def test_two_branch_features_are_named_by_branch_and_resolution():
     assert {name: tuple(value.shape[1:]) for name, value in features.items()} == {
         "source_full": (64, 64, 64), "source_half": (128, 32, 32),
         "reference_full": (64, 64, 64), "reference_half": (128, 32, 32),
+        "source": (3, 64, 64), "reference": (3, 64, 64),  # the images the residual heads correct
     }
+
+
+def test_residual_teacher_starts_as_the_identity_and_the_papers_variant_does_not():
+    source, reference = example_inputs("generator", 64)
+    residual = create_model("beautygan").eval()
+    paper = create_model("beautygan", residual_output=False).eval()
+    assert count_params(residual) == count_params(paper)
+    assert set(residual.state_dict()) == set(paper.state_dict())  # the same weights fit either variant
+    with torch.no_grad():
+        transferred, demakeup = residual(source, reference)
+        drawn, _ = paper(source, reference)
+    assert torch.equal(transferred, source) and torch.equal(demakeup, reference)
+    assert (drawn - source).abs().mean() > 0.1
+    with torch.no_grad():  # a correction is added to the source and the sum clamped to the image range
+        residual.decoder.transferred_head[-2].weight.fill_(1.0)
+        pushed, _ = residual(source, reference)
+    assert pushed.min() >= -1.0 and pushed.max() <= 1.0 and not torch.equal(pushed, source)
 
 
 def test_slim_students_work_at_half_resolution_and_edit_their_inputs():

@@ -13,7 +13,7 @@ from makeup.losses.perceptual import (
     create_backbone,
     load_vgg16_features,
 )
-from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss
+from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, preservation_loss
 from makeup.losses.terms import (
     AdversarialTerm,
     ContentTerm,
@@ -24,6 +24,7 @@ from makeup.losses.terms import (
     LossTerm,
     PairedL1Term,
     PairedPerceptualTerm,
+    PreservationTerm,
 )
 
 __all__ = [
@@ -39,10 +40,12 @@ __all__ = [
     "PairedL1Term",
     "PairedPerceptualTerm",
     "PerceptualLoss",
+    "PreservationTerm",
     "TinyRandomBackbone",
     "VGG16Features",
     "create_backbone",
     "cycle_loss",
+    "preservation_loss",
     "histogram_loss",
     "identity_loss",
     "load_vgg16_features",

@@ -23,3 +23,17 @@ def paired_l1_loss(output: torch.Tensor, target: torch.Tensor, has_target: torch
     per_sample = (output.float() - target.float()).abs().flatten(1).mean(dim=1)
     weights = has_target.to(per_sample)
     return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def preservation_loss(output: torch.Tensor, image: torch.Tensor, makeup_masks: torch.Tensor,
+                      sample_weights: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between `output` and the `image` it edits over the pixels outside every makeup region.
+
+    Makeup leaves hair, background, eyes and brows alone; for pairs without ground truth (real references) this is
+    the part of the answer that is known. `makeup_masks` is Bx R x H x W; `sample_weights` (B) picks the samples.
+    """
+    outside = 1.0 - makeup_masks.float().amax(dim=1, keepdim=True)
+    difference = (output.float() - image.float()).abs() * outside
+    per_sample = difference.flatten(1).sum(dim=1) / (3.0 * outside.flatten(1).sum(dim=1)).clamp(min=1.0)
+    weights = sample_weights.to(per_sample)
+    return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)

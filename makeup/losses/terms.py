@@ -16,7 +16,7 @@ from torch import nn
 from makeup.losses.adversarial import lsgan_generator_loss
 from makeup.losses.histogram import DEFAULT_REGION_WEIGHTS, histogram_loss
 from makeup.losses.perceptual import PerceptualLoss
-from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss
+from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, preservation_loss
 
 CYCLE = "cycle"
 IDENTITY = "identity"
@@ -124,6 +124,18 @@ class PairedL1Term(LossTerm):
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         return paired_l1_loss(step.transferred, step.batch["target"], step.batch["has_target"])
+
+
+class PreservationTerm(LossTerm):
+    """Real pairs: outside the makeup regions the transferred face equals the source, the demakeup face the
+    reference (a masked identity loss that needs no extra generator pass)."""
+
+    name = "preservation"
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        batch = step.batch
+        return preservation_loss(step.transferred, batch["source"], batch["source_masks"], step.is_real) + \
+            preservation_loss(step.demakeup, batch["reference"], batch["reference_masks"], step.is_real)
 
 
 class PairedPerceptualTerm(LossTerm):

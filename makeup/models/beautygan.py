@@ -53,38 +53,51 @@ class TwoBranchEncoder(nn.Module):
 class BeautyGANDecoder(nn.Module):
     """Conv4x4 stride 2 to quarter resolution, residual blocks, two transposed-conv upsamplings, two heads.
 
-    `separable=True` uses depthwise-separable residual blocks (the kernel-decomposed teacher).
+    `separable=True` uses depthwise-separable residual blocks (the kernel-decomposed teacher);
+    `residual_output=True` makes both heads residual (see `OutputHead`): `forward` then needs the images they edit.
     """
 
     def __init__(self, in_channels: int, width: int, residual_blocks: int, head_depth: int,
-                 separable: bool = False) -> None:
+                 separable: bool = False, residual_output: bool = False) -> None:
         super().__init__()
         block = DepthwiseSeparableResidualBlock if separable else ResidualBlock
         self.down = ConvNormReLU(in_channels, width, 4, stride=2, padding=1)
         self.blocks = nn.Sequential(*[block(width) for _ in range(residual_blocks)])
         self.up = nn.Sequential(ConvTransposeNormReLU(width, width // 2), ConvTransposeNormReLU(width // 2, width // 4))
-        self.transferred_head = OutputHead(width // 4, head_depth)
-        self.demakeup_head = OutputHead(width // 4, head_depth)
+        self.transferred_head = OutputHead(width // 4, head_depth, residual=residual_output)
+        self.demakeup_head = OutputHead(width // 4, head_depth, residual=residual_output)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, source: torch.Tensor | None = None,
+                reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.up(self.blocks(self.down(x)))
-        return self.transferred_head(x), self.demakeup_head(x)
+        return self.transferred_head(x, source), self.demakeup_head(x, reference)
 
 
 class BeautyGAN(MakeupGenerator):
-    """Two-branch BeautyGAN: separate source and reference encoders, concatenated at half resolution."""
+    """Two-branch BeautyGAN: separate source and reference encoders, concatenated at half resolution.
 
-    def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2) -> None:
+    `residual_output=True` (the shipped teacher) adds each head's output to its input image instead of drawing
+    the image from scratch; `encode` then also returns the images as `source` and `reference`.
+    """
+
+    def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2,
+                 residual_output: bool = False) -> None:
         super().__init__()
+        self.residual_output = residual_output
         self.encoder = TwoBranchEncoder((width, 2 * width))
-        self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth)
+        self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth,
+                                        residual_output=residual_output)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         source, reference = prepare_pair(source, reference)
-        return self.encoder(source, reference)
+        features = self.encoder(source, reference)
+        if self.residual_output:
+            features.update(source=source, reference=reference)
+        return features
 
     def decode(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.decoder(torch.cat([features["source_half"], features["reference_half"]], dim=1))
+        joint = torch.cat([features["source_half"], features["reference_half"]], dim=1)
+        return self.decoder(joint, features.get("source"), features.get("reference"))
 
 
 class BeautyGANConcat(MakeupGenerator):
@@ -113,9 +126,11 @@ register_model(
         params=9_237_376,
         gmacs=54.006,
         purpose="the teacher: best quality, the yardstick every student is measured against",
-        config={"width": 64, "residual_blocks": 6, "head_depth": 2},
+        config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True},
         notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
-              "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine",
+              "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine. Unlike the paper, "
+              "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, "
+              "zero-initialised so training starts from the identity); residual_output=False is the paper's",
     ),
     BeautyGAN,
 )

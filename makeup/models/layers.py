@@ -100,9 +100,25 @@ class DepthwiseSeparableResidualBlock(nn.Module):
 
 
 class OutputHead(nn.Sequential):
-    """`depth` x [Conv3x3 -> IN -> ReLU] at the input width, then Conv7x7 -> 3 channels -> tanh."""
+    """`depth` x [Conv3x3 -> IN -> ReLU] at the input width, then Conv7x7 -> 3 channels -> tanh.
 
-    def __init__(self, channels: int, depth: int = 2) -> None:
+    `residual=True` makes the tanh output a correction added to the image the head edits (clamped to [-1, 1]),
+    with the last conv zero-initialised so an untrained head returns its image unchanged. Makeup changes few
+    pixels, so learning the change is far quicker than learning to redraw the whole face. Same parameters.
+    """
+
+    def __init__(self, channels: int, depth: int = 2, residual: bool = False) -> None:
         layers: list[nn.Module] = [ConvNormReLU(channels, channels, 3) for _ in range(depth)]
         layers += [nn.Conv2d(channels, 3, 7, padding=3, bias=False), nn.Tanh()]
         super().__init__(*layers)
+        self.residual = residual
+        if residual:
+            nn.init.zeros_(self[-2].weight)
+
+    def forward(self, features: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        output = super().forward(features)
+        if not self.residual:
+            return output
+        if image is None:
+            raise ValueError("a residual output head needs the image it corrects")
+        return (image + output).clamp(-1.0, 1.0)

@@ -59,6 +59,7 @@ class TrainConfig:
     perceptual_weight: float = 0.01  # output vs source (content)
     paired_l1_weight: float = 10.0  # synthetic triplets: output vs ground truth
     paired_perceptual_weight: float = 0.01
+    preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram
     perceptual_backbone: str = "vgg16"  # "vgg16" (needs perceptual_weights_path), "tiny-random" or "none"

@@ -37,6 +37,7 @@ from makeup.losses import (
     PairedL1Term,
     PairedPerceptualTerm,
     PerceptualLoss,
+    PreservationTerm,
     create_backbone,
     lsgan_discriminator_loss,
 )
@@ -86,7 +87,8 @@ class GeneratorWithFeatures(nn.Module):
 
 
 def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm]:
-    """BeautyGAN's objective plus the paired terms for synthetic triplets; zero-weight terms are left out."""
+    """BeautyGAN's objective plus the paired terms for synthetic triplets and the preservation term for real pairs;
+    zero-weight terms are left out."""
     perceptual = None
     if config.perceptual_backbone != "none" and (config.perceptual_weight or config.paired_perceptual_weight):
         backbone = create_backbone(config.perceptual_backbone, config.perceptual_weights_path)
@@ -96,6 +98,7 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         CycleTerm(config.cycle_weight),
         IdentityTerm(config.identity_weight),
         PairedL1Term(config.paired_l1_weight),
+        PreservationTerm(config.preservation_weight),
         HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic),
     ]
     if perceptual is not None:
