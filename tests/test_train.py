@@ -146,6 +146,17 @@ def test_config_layers_defaults_file_and_overrides(tmp_path):
         load_config(None, {"augment": "3"})
 
 
+def test_learning_rate_warms_up_holds_then_decays_to_zero():
+    from makeup.train.trainer import learning_rate_factor
+
+    config = TrainConfig(steps=100, warmup_steps=4, decay_start=60)
+    factors = [learning_rate_factor(step, config) for step in range(100)]
+    assert factors[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert factors[5:60] == [1.0] * 55
+    assert factors[80] == pytest.approx(0.5) and factors[99] == pytest.approx(0.025)
+    assert learning_rate_factor(0, TrainConfig()) == 1.0  # BeautyGAN's recipe: no warm-up, no decay
+
+
 # ---- a short run -----------------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ class TrainConfig:
     lr_discriminator: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    warmup_steps: int = 0  # learning rates rise linearly from 0 over these first steps; 0: no warm-up
     decay_start: int = 0  # step at which the learning rates start decaying linearly to 0 at `steps`; 0: never
     grad_clip: float = 0.0  # max gradient norm; 0: no clipping
 

@@ -1,0 +1,80 @@
+"""Draw docs/teacher-sheet.jpg: the teacher and the classical baseline on public-domain faces only.
+
+The only faces that may appear in this repository are public-domain portraits that ship in pip packages
+(scikit-image's astronaut, matplotlib's Grace Hopper), so each serves as the other's reference after it has been
+made up with a synthetic preset (`makeup.synth`). Every transfer runs through the full pipeline (MTCNN,
+alignment, model, paste-back); the sheet shows the aligned crops.
+
+    python scripts/teacher_sheet.py [--weights-dir weights] [--out docs/teacher-sheet.jpg]
+
+Needs the `train` extra (mediapipe, for the region masks the presets and the classical method use).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+PRESETS = ("classic-red", "smoky-eye", "berry-bold")
+COLUMNS = ("source", "reference", "classical", "beautygan")
+
+
+def public_domain_portraits() -> dict[str, np.ndarray]:
+    import matplotlib.cbook
+    from PIL import Image
+    from skimage import data
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
+        hopper = np.asarray(Image.open(handle).convert("RGB"))
+    return {"astronaut": np.ascontiguousarray(data.astronaut()), "grace hopper": hopper}
+
+
+def made_up(pipeline, photo: np.ndarray, preset_name: str) -> np.ndarray:
+    """The photo with a synthetic preset painted on its aligned face and pasted back at full resolution."""
+    from makeup.face import paste_back
+    from makeup.regions import masks_from_image
+    from makeup.synth import preset, render
+
+    aligned = pipeline.prepare(photo, "reference").aligned[0]
+    painted = render(aligned.crop, masks_from_image(aligned.crop), preset(preset_name))
+    return paste_back(photo, aligned, painted)
+
+
+def labelled(tile: np.ndarray, text: str) -> np.ndarray:
+    tile = np.ascontiguousarray(tile)
+    cv2.rectangle(tile, (0, 0), (tile.shape[1], 22), (255, 255, 255), -1)
+    cv2.putText(tile, text, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return tile
+
+
+def main() -> None:
+    from makeup.pipeline import MakeupPipeline
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights-dir", default=None, help="trained weights folder (default: weights/)")
+    parser.add_argument("--out", default="docs/teacher-sheet.jpg")
+    args = parser.parse_args()
+
+    pipeline = MakeupPipeline(models=["beautygan", "classical"], device="cpu", weights_dir=args.weights_dir)
+    portraits = public_domain_portraits()
+    rows = []
+    for source_name, reference_name in (("grace hopper", "astronaut"), ("astronaut", "grace hopper")):
+        for preset_name in PRESETS:
+            reference = made_up(pipeline, portraits[reference_name], preset_name)
+            results = pipeline.transfer_all(portraits[source_name], reference, models=["classical", "beautygan"])
+            crops = [results["beautygan"].source_crop, results["beautygan"].reference_crop,
+                     results["classical"].outputs[0], results["beautygan"].outputs[0]]
+            captions = [source_name, f"{reference_name}, {preset_name}", "classical", "beautygan"]
+            rows.append(np.hstack([labelled(crop.copy(), text) for crop, text in zip(crops, captions)]))
+    sheet = np.vstack(rows)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()
