@@ -49,6 +49,25 @@ def test_reconstruction_losses_on_hand_made_images():
     target = torch.zeros(2, 3, 4, 4)  # the second sample has no ground truth: its zeros must not count
     assert paired_l1_loss(output, target, torch.tensor([True, False])).item() == pytest.approx(0.2)
     assert paired_l1_loss(output, target, torch.tensor([False, False])).item() == 0.0
+    weights = torch.ones(2, 1, 4, 4)
+    weights[:, :, :2] = 3.0  # half the pixels count three times: mean weight 2
+    assert paired_l1_loss(output, target, torch.tensor([True, False]), weights).item() == pytest.approx(0.4)
+
+
+def test_paired_l1_term_adds_weight_on_lips_and_eye_shadow_only():
+    from makeup.losses import GeneratorStep, PairedL1Term
+
+    target = torch.zeros(1, 3, 4, 4)
+    masks = torch.zeros(1, 4, 4, 4)
+    masks[:, 0, 0, :] = 1.0  # lips: row 0
+    masks[:, 1, 1, :] = 1.0  # skin: row 1, no extra weight
+    masks[:, 3, 2, :2] = 1.0  # right eye shadow: half of row 2
+    batch = {"target": target, "has_target": torch.tensor([True]), "source_masks": masks, "kind": ["synthetic"]}
+    transferred = torch.full((1, 3, 4, 4), 0.5)
+    step = GeneratorStep(batch, transferred, transferred, {}, None, {})
+    assert PairedL1Term(1.0)(step).item() == pytest.approx(0.5)
+    # 16 pixels, 6 of them (lips and the eye shadow) weigh 1 + 4: mean weight (10 + 30) / 16 = 2.5
+    assert PairedL1Term(1.0, region_weight=4.0)(step).item() == pytest.approx(0.5 * 2.5)
 
 
 def test_preservation_loss_counts_real_samples_outside_the_makeup_masks_only():

@@ -15,12 +15,17 @@ def identity_loss(output: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     return (output.float() - image.float()).abs().mean()
 
 
-def paired_l1_loss(output: torch.Tensor, target: torch.Tensor, has_target: torch.Tensor) -> torch.Tensor:
+def paired_l1_loss(output: torch.Tensor, target: torch.Tensor, has_target: torch.Tensor,
+                   pixel_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean L1 to the ground truth over the samples that have one (synthetic triplets); 0 when none has.
 
     Samples without ground truth carry zeros in `target`; they are left out rather than pulled towards black.
+    `pixel_weights` (Bx1xHxW) multiplies each pixel's error before the mean.
     """
-    per_sample = (output.float() - target.float()).abs().flatten(1).mean(dim=1)
+    difference = (output.float() - target.float()).abs()
+    if pixel_weights is not None:
+        difference = difference * pixel_weights.float()
+    per_sample = difference.flatten(1).mean(dim=1)
     weights = has_target.to(per_sample)
     return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)
 

@@ -97,7 +97,7 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         AdversarialTerm(config.adversarial_weight),
         CycleTerm(config.cycle_weight),
         IdentityTerm(config.identity_weight),
-        PairedL1Term(config.paired_l1_weight),
+        PairedL1Term(config.paired_l1_weight, config.paired_region_weight),
         PreservationTerm(config.preservation_weight),
         HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic),
     ]
