@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Train the BeautyGAN teacher at 256 px on a GPU machine that has only torch, numpy, OpenCV and safetensors.
 #
-#   OUT=/some/folder [BATCH=16] [EXTRA_SETS="--set key=value ..."] bash scripts/train_gpu.sh [TRAIN_MINUTES] [BATCH_SIZES]
+#   OUT=/some/folder [BATCH=16] [STEPS=N] [EXTRA_SETS="--set key=value ..."] bash scripts/train_gpu.sh [TRAIN_MINUTES] [BATCH_SIZES]
 #
+# The recipe is configs/teacher-gpu.toml (CONFIG=another.toml to change it); STEPS overrides its step count.
 # Reads the prepared cache from .carry/cache and the perceptual VGG16 file from .carry/vgg.safetensors.
 # Full checkpoints (weights, optimisers, RNG states) stay in runs/gpu, so calling the script again on the same
 # (still warm) machine continues the run exactly. On a fresh machine, a weights-only checkpoint carried in
@@ -23,7 +24,8 @@ export PYTHONPATH=.
 mkdir -p "$OUT" "$RUN"
 
 WORKERS=$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))
-COMMON=(--set perceptual_weights_path=.carry/vgg.safetensors --set "num_workers=$WORKERS")
+CONFIG=${CONFIG:-configs/teacher-gpu.toml}
+COMMON=(--config "$CONFIG" --set perceptual_weights_path=.carry/vgg.safetensors --set "num_workers=$WORKERS")
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PYTHON" -c 'import torch, cv2, numpy, safetensors; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 
@@ -56,7 +58,7 @@ fi
 
 echo "== training at 256 px, batch $BATCH, for $MINUTES minutes"
 "$PYTHON" -m makeup.train --cache .carry/cache --out-dir "$RUN" --image-size 256 --batch-size "$BATCH" \
-    --steps "${STEPS:-200000}" --max-minutes "$MINUTES" --resume ${INIT[@]+"${INIT[@]}"} "${COMMON[@]}" \
+    ${STEPS:+--steps "$STEPS"} --max-minutes "$MINUTES" --resume ${INIT[@]+"${INIT[@]}"} "${COMMON[@]}" \
     --set checkpoint_every=250 --set sample_every=250 --set log_every=50 --set progress=false ${EXTRA_SETS:-}
 
 echo "== packing weights into $OUT"
