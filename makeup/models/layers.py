@@ -99,12 +99,16 @@ class DepthwiseSeparableResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+RESIDUAL_INIT_SCALE = 0.1
+
+
 class OutputHead(nn.Sequential):
     """`depth` x [Conv3x3 -> IN -> ReLU] at the input width, then Conv7x7 -> 3 channels -> tanh.
 
-    `residual=True` makes the tanh output a correction added to the image the head edits (clamped to [-1, 1]),
-    with the last conv zero-initialised so an untrained head returns its image unchanged. Makeup changes few
-    pixels, so learning the change is far quicker than learning to redraw the whole face. Same parameters.
+    `residual=True` makes the tanh output a correction added to the image the head edits (clamped to [-1, 1]).
+    Makeup changes few pixels, so learning the change is far quicker than learning to redraw the whole face. Same
+    parameters. The last conv starts at a tenth of its usual scale, so an untrained head changes its image only a
+    little; not at zero, which starves every layer below it of gradient (training then stalls at the identity).
     """
 
     def __init__(self, channels: int, depth: int = 2, residual: bool = False) -> None:
@@ -113,7 +117,8 @@ class OutputHead(nn.Sequential):
         super().__init__(*layers)
         self.residual = residual
         if residual:
-            nn.init.zeros_(self[-2].weight)
+            with torch.no_grad():
+                self[-2].weight.mul_(RESIDUAL_INIT_SCALE)
 
     def forward(self, features: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
         output = super().forward(features)
