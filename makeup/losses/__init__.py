@@ -45,7 +45,6 @@ __all__ = [
     "VGG16Features",
     "create_backbone",
     "cycle_loss",
-    "preservation_loss",
     "histogram_loss",
     "identity_loss",
     "load_vgg16_features",
@@ -53,4 +52,5 @@ __all__ = [
     "lsgan_generator_loss",
     "match_histograms_masked",
     "paired_l1_loss",
+    "preservation_loss",
 ]

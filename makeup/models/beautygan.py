@@ -76,7 +76,7 @@ class BeautyGANDecoder(nn.Module):
 class BeautyGAN(MakeupGenerator):
     """Two-branch BeautyGAN: separate source and reference encoders, concatenated at half resolution.
 
-    `residual_output=True` (the shipped teacher) adds each head's output to its input image instead of drawing
+    `residual_output=True` (the teacher's card default) adds each head's output to its input image instead of drawing
     the image from scratch; `encode` then also returns the images as `source` and `reference`.
     """
 
@@ -129,8 +129,9 @@ register_model(
         config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True},
         notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
               "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine. Unlike the paper, "
-              "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, "
-              "zero-initialised so training starts from the identity); residual_output=False is the paper's",
+              "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, output "
+              "conv started at a tenth of its scale so training starts near the identity); "
+              "residual_output=False is the paper's",
     ),
     BeautyGAN,
 )

@@ -212,7 +212,7 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool, 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Up linearly over `warmup_steps`, 1 until `decay_start`, then linearly down to 0 at `steps` (BeautyGAN's
     schedule, plus the warm-up: Adam's first steps move every weight by the full learning rate, which throws a
-    residual generator far from the identity it starts as)."""
+    residual generator far from the identity it starts near)."""
     if step < config.warmup_steps:
         return (step + 1) / (config.warmup_steps + 1)
     if not config.decay_start or step < config.decay_start:
