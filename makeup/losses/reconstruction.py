@@ -25,9 +25,7 @@ def paired_l1_loss(output: torch.Tensor, target: torch.Tensor, has_target: torch
     difference = (output.float() - target.float()).abs()
     if pixel_weights is not None:
         difference = difference * pixel_weights.float()
-    per_sample = difference.flatten(1).mean(dim=1)
-    weights = has_target.to(per_sample)
-    return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)
+    return _mean_over_samples(difference.flatten(1).mean(dim=1), has_target)
 
 
 def preservation_loss(output: torch.Tensor, image: torch.Tensor, makeup_masks: torch.Tensor,
@@ -40,5 +38,10 @@ def preservation_loss(output: torch.Tensor, image: torch.Tensor, makeup_masks: t
     outside = 1.0 - makeup_masks.float().amax(dim=1, keepdim=True)
     difference = (output.float() - image.float()).abs() * outside
     per_sample = difference.flatten(1).sum(dim=1) / (3.0 * outside.flatten(1).sum(dim=1)).clamp(min=1.0)
+    return _mean_over_samples(per_sample, sample_weights)
+
+
+def _mean_over_samples(per_sample: torch.Tensor, sample_weights: torch.Tensor) -> torch.Tensor:
+    """Weighted mean of per-sample losses; 0 when every weight is 0."""
     weights = sample_weights.to(per_sample)
     return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)
