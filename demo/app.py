@@ -47,15 +47,20 @@ def default_model(choices: list[tuple[str, str]]) -> str:
     return next((name for name in names if name not in classical), names[0])
 
 
-def describe(name: str, result) -> str:
-    """The result's figures as markdown: what ran, how big it is, how long each stage took."""
+def describe(name: str, result, working_size: int | None = None) -> str:
+    """The result's figures as markdown: what ran, how big it is, how long each stage took.
+
+    `working_size`: the crop size the model's weights run at (`makeup.models.working_size`), if not 256."""
     card = get_card(name)
     lines = []
     if not result.trained:
         lines.append(f"**Warning: `{name}` has no trained weights; this output comes from random weights.**\n")
     lines.append(f"**{name}**: {card.method}")
     if card.params:
-        lines.append(f"- parameters: {card.params / 1e6:.3f} M; MACs at 256x256 (both inputs): {card.gmacs:.2f} G")
+        size = working_size or 256
+        gmacs = card.gmacs * (size / 256) ** 2
+        where = f"{size}x{size}" if size == 256 else f"{size}x{size}, its training size, inside the 256x256 crop"
+        lines.append(f"- parameters: {card.params / 1e6:.3f} M; MACs at {where} (both inputs): {gmacs:.2f} G")
     stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings.items())
     lines.append(f"- time on {result.device}: {stages}")
     return "\n".join(lines)
@@ -77,7 +82,8 @@ def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
         except Exception as error:  # the page must never show a stack trace
             log.exception("transfer failed")
             raise gr.Error(f"The transfer failed unexpectedly ({type(error).__name__}). Try other photos.") from error
-        return np.ascontiguousarray(result.image), describe(model, result)
+        working_size = getattr(pipeline.model(model), "working_size", None)
+        return np.ascontiguousarray(result.image), describe(model, result, working_size)
 
     with gr.Blocks(title="makeup: makeup transfer") as app:
         gr.Markdown(

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from makeup.models import create_model, get_card
+from makeup.models.working_size import AtWorkingSize
 from makeup.profile import count_macs, count_params, example_inputs
 
 WEIGHTS_FORMAT = "makeup-weights/1"
@@ -162,10 +163,13 @@ def read_weights_metadata(path: str | Path) -> dict[str, str]:
     return metadata
 
 
-def load_weights_file(path: str | Path, name: str | None = None, device: torch.device | str = "cpu") -> nn.Module:
+def load_weights_file(path: str | Path, name: str | None = None, device: torch.device | str = "cpu", *,
+                      at_working_size: bool = True) -> nn.Module:
     """Build the model a weights file describes and load it, in eval mode, without consulting a manifest.
 
-    `name`, if given, must match the file's architecture (else `WrongArchitectureError`).
+    `name`, if given, must match the file's architecture (else `WrongArchitectureError`). Weights trained at a
+    fixed crop size say so (metadata `working_size`): they come wrapped in `AtWorkingSize`, so they run at that
+    size inside crops of any size, unless `at_working_size=False` (the raw model, e.g. to distil from).
     """
     path = Path(path)
     if not path.is_file():
@@ -195,6 +199,9 @@ def load_weights_file(path: str | Path, name: str | None = None, device: torch.d
             f"{path} does not fit {architecture!r} with config {config}: {str(error).splitlines()[0]}; the file "
             "was exported from a different model version"
         ) from None
+    working_size = metadata.get("working_size")
+    if working_size and at_working_size:
+        model = AtWorkingSize(model, int(working_size))
     model.has_trained_weights = True
     model.training_summary = json.loads(metadata.get("training", "{}"))
     return model.to(device).eval()
@@ -259,13 +266,15 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | Path | None = None, *,
                  dtype: torch.dtype = torch.float16, training: dict[str, Any] | None = None,
                  trained_on: str = "", metrics: dict[str, float] | None = None,
-                 update_manifest: bool = True) -> Path:
+                 working_size: int | None = None, update_manifest: bool = True) -> Path:
     """Write `model`'s weights to `<weights_dir>/<card's weights file>` and list them in the manifest.
 
     `name` defaults to the `model_name` that `create_model` set; the config stored is `model.model_config`.
     Floating tensors are stored as `dtype` (float16 halves the file; loading casts back to float32).
     `training` is a JSON-able summary (steps, data, losses) kept in the file's metadata; `trained_on` and
-    `metrics` go into the manifest entry. The file and the manifest are each replaced atomically.
+    `metrics` go into the manifest entry. `working_size` (px) marks weights trained at one crop size: loading
+    then runs them at that size inside larger crops (`AtWorkingSize`). The file and the manifest are each
+    replaced atomically.
     """
     name = name or getattr(model, "model_name", None)
     if name is None:
@@ -287,6 +296,9 @@ def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | P
         "training": json.dumps(training or {}, sort_keys=True),
         "dtype": str(dtype).removeprefix("torch."),
     }
+    if working_size:
+        AtWorkingSize(model, working_size)  # checks the size before anything is written
+        metadata["working_size"] = str(int(working_size))
     _atomic_write_bytes(path, save(tensors, metadata=metadata))
     if update_manifest:
         if config == card.config:
@@ -297,6 +309,8 @@ def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | P
             device = next(model.parameters()).device
             gmacs = count_macs(model, *example_inputs(card.kind, device=device)) / 1e9
             model.train(was_training)
+        if working_size:  # MACs scale with the pixel count
+            gmacs *= (working_size / 256) ** 2
         manifest = read_manifest(directory)
         manifest["models"][name] = {
             "file": path.name,
@@ -309,6 +323,8 @@ def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | P
             "trained_on": trained_on,
             "metrics": metrics or {},
         }
+        if working_size:
+            manifest["models"][name]["working_size"] = int(working_size)
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
         _atomic_write_bytes(directory / MANIFEST_NAME, text.encode("utf-8"))
     return path

@@ -46,13 +46,15 @@ def test_export_fp32_round_trip_gives_the_trained_generator(trained_run, tmp_pat
         assert torch.equal(exported, original)
     entry = read_manifest(tmp_path / "weights")["models"]["beautygan"]
     assert entry["metrics"] == {"psnr": 21.5, "lips_ciede2000": 7.25}
-    assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2, "residual_output": True}
+    assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2, "residual_output": True,
+                               "stem_norm": "affine"}
+    assert entry["working_size"] == 64  # the run's image_size: larger crops are run at 64 px
     assert entry["dtype"] == "float32"
     summary = loaded.training_summary
     assert summary["steps"] == 2 and summary["config"]["generator_options"] == GENERATOR_OPTIONS
     assert "loss/generator" in summary["last_losses"]
     card = (tmp_path / "weights" / "beautygan.md").read_text()
-    assert "2 steps" in card and "psnr" in card
+    assert "2 steps" in card and "psnr" in card and "runs at 64 px" in card
 
 
 def test_export_fp16_is_close_and_half_the_size(trained_run, tmp_path):

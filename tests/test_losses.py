@@ -18,6 +18,7 @@ from makeup.losses import (
     lsgan_generator_loss,
     match_histograms_masked,
     paired_l1_loss,
+    paired_l2_loss,
     preservation_loss,
 )
 from makeup.losses.perceptual import VGG16_TO_RELU4_1
@@ -52,10 +53,13 @@ def test_reconstruction_losses_on_hand_made_images():
     weights = torch.ones(2, 1, 4, 4)
     weights[:, :, :2] = 3.0  # half the pixels count three times: mean weight 2
     assert paired_l1_loss(output, target, torch.tensor([True, False]), weights).item() == pytest.approx(0.4)
+    assert paired_l2_loss(output, target, torch.tensor([True, False])).item() == pytest.approx(0.04)
+    assert paired_l2_loss(output, target, torch.tensor([True, False]), weights).item() == pytest.approx(0.08)
+    assert paired_l2_loss(output, target, torch.tensor([False, False])).item() == 0.0
 
 
 def test_paired_l1_term_adds_weight_on_lips_and_eye_shadow_only():
-    from makeup.losses import GeneratorStep, PairedL1Term
+    from makeup.losses import GeneratorStep, PairedTerm
 
     target = torch.zeros(1, 3, 4, 4)
     masks = torch.zeros(1, 4, 4, 4)
@@ -65,9 +69,16 @@ def test_paired_l1_term_adds_weight_on_lips_and_eye_shadow_only():
     batch = {"target": target, "has_target": torch.tensor([True]), "source_masks": masks, "kind": ["synthetic"]}
     transferred = torch.full((1, 3, 4, 4), 0.5)
     step = GeneratorStep(batch, transferred, transferred, {}, None, {})
-    assert PairedL1Term(1.0)(step).item() == pytest.approx(0.5)
+    assert PairedTerm(1.0)(step).item() == pytest.approx(0.5)
     # 16 pixels, 6 of them (lips and the eye shadow) weigh 1 + 4: mean weight (10 + 30) / 16 = 2.5
-    assert PairedL1Term(1.0, region_weight=4.0)(step).item() == pytest.approx(0.5 * 2.5)
+    assert PairedTerm(1.0, region_weight=4.0)(step).item() == pytest.approx(0.5 * 2.5)
+    squared = PairedTerm(1.0, region_weight=4.0, distance="l2")
+    assert squared.name == "paired_l2" and PairedTerm(1.0).name == "paired_l1"
+    assert squared(step).item() == pytest.approx(0.25 * 2.5)
+    # the 6 pixels outside every mask (rows 2 and 3 less the eye shadow) weigh 1 + 2: (10 + 18) / 16 = 1.75
+    assert PairedTerm(1.0, outside_weight=2.0)(step).item() == pytest.approx(0.5 * 1.75)
+    with pytest.raises(ValueError, match="paired distance"):
+        PairedTerm(1.0, distance="huber")
 
 
 def test_preservation_loss_counts_real_samples_outside_the_makeup_masks_only():

@@ -9,7 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from makeup.models import ModelCard, UnknownModelError, create_model, get_card, list_models, register_model
 from makeup.models.base import MakeupGenerator
-from makeup.models.layers import InstanceNorm
+from makeup.models.layers import ChannelAffine, InstanceNorm
 from makeup.profile import count_params, example_inputs
 
 GENERATORS = list_models("generator")
@@ -109,11 +109,34 @@ def test_smallest_student_meets_the_target():
 
 
 def test_beautygan_generator_convs_are_bias_free_with_affine_instance_norm():
-    model = create_model("beautygan")
+    model = create_model("beautygan", stem_norm="instance")  # the paper's
     convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     norms = [m for m in model.modules() if isinstance(m, InstanceNorm)]
     assert convs and all(conv.bias is None for conv in convs)
     assert len(norms) == 2 * 2 + 1 + 6 * 2 + 2 + 2 * 2 and all(norm.affine for norm in norms)
+    teacher = create_model("beautygan")  # the card's: both stems without instance norm, the same parameters
+    assert [type(m) for m in teacher.modules() if isinstance(m, ChannelAffine)] == [ChannelAffine] * 2
+    assert sum(isinstance(m, InstanceNorm) for m in teacher.modules()) == len(norms) - 2
+    assert count_params(teacher) == count_params(model) and set(teacher.state_dict()) == set(model.state_dict())
+
+
+def test_teacher_stem_sees_absolute_colours_where_instance_norm_cannot():
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 96, 96) * 1.2 - 0.8
+    warmer = image + torch.tensor([0.2, 0.05, -0.1]).view(1, 3, 1, 1)  # the same photo, another white balance
+    teacher = create_model("beautygan").eval()
+    paper = create_model("beautygan", stem_norm="instance").eval()
+    paper.load_state_dict(teacher.state_dict())
+
+    def relative_change(model):  # away from the borders, where zero padding leaks a little absolute colour
+        with torch.no_grad():
+            before, after = model.encoder.reference.stem(image), model.encoder.reference.stem(warmer)
+        return ((after - before)[..., 8:-8, 8:-8].abs().mean() / before.abs().mean()).item()
+
+    assert relative_change(teacher) > 0.1
+    assert relative_change(paper) < 0.1 * relative_change(teacher)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        create_model("beautygan", stem_norm="batch")
 
 
 def test_instance_norm_is_exactly_torchs_instance_norm():

@@ -12,6 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from makeup.models import create_model, get_card
+from makeup.models.working_size import AtWorkingSize
 from makeup.profile import example_inputs
 from makeup.weights import (
     UNTRAINED_STATUS,
@@ -86,6 +87,49 @@ def test_manifest_entry_and_status(saved, tmp_path):
     assert has_weights(NAME, tmp_path) and not has_weights("slim-m", tmp_path)
     assert path.name in weights_status(NAME, tmp_path)
     assert weights_status("slim-m", tmp_path) == UNTRAINED_STATUS
+
+
+def test_weights_trained_at_a_smaller_size_run_at_it_inside_larger_crops(tmp_path):
+    torch.manual_seed(0)
+    model = create_model(NAME)
+    save_weights(model, weights_dir=tmp_path, dtype=torch.float32, working_size=32)
+    entry = read_manifest(tmp_path)["models"][NAME]
+    assert entry["working_size"] == 32 and entry["gmacs"] == pytest.approx(get_card(NAME).gmacs / 64, abs=1e-3)
+    loaded = load_model(NAME, weights_dir=tmp_path)
+    assert isinstance(loaded, AtWorkingSize) and loaded.working_size == 32 and loaded.has_trained_weights
+    raw = load_weights_file(tmp_path / entry["file"], at_working_size=False)
+    assert not isinstance(raw, AtWorkingSize)
+    source, reference = example_inputs("generator", 32)
+    with torch.no_grad():
+        # at the working size the weights run as they are
+        assert all(torch.equal(a, b) for a, b in zip(loaded(source, reference), raw(source, reference)))
+        big_source, big_reference = (image * 0.5 for image in example_inputs("generator", 128))  # no clamping
+        transferred, demakeup = loaded(big_source, big_reference)
+        assert transferred.shape == demakeup.shape == big_source.shape
+        # the model's change, made at 32 px, is carried onto the 128 px input: same mean correction
+        small = torch.nn.functional.interpolate(big_source, size=(32, 32), mode="bilinear", antialias=True)
+        change_small = raw(small, torch.nn.functional.interpolate(big_reference, size=(32, 32), mode="bilinear",
+                                                                   antialias=True))[0] - small
+        assert (transferred - big_source).mean().item() == pytest.approx(change_small.mean().item(), abs=2e-3)
+
+
+def test_a_generator_that_changes_nothing_leaves_large_crops_exactly_as_they_were():
+    class Unchanged(torch.nn.Module):
+        def forward(self, source, reference):
+            return source, reference
+
+    class Brighter(torch.nn.Module):
+        def forward(self, source, reference):
+            return source + 0.25, reference
+
+    big = example_inputs("generator", 64)
+    assert all(torch.equal(a, b) for a, b in zip(AtWorkingSize(Unchanged(), 16)(*big), big))
+    small = example_inputs("generator", 12)  # no larger than the working size: straight through, not enlarged
+    assert all(torch.equal(a, b) for a, b in zip(AtWorkingSize(Brighter(), 16)(*small), Brighter()(*small)))
+    brighter, same = AtWorkingSize(Brighter(), 16)(*big)
+    assert torch.allclose(brighter, (big[0] + 0.25).clamp(-1, 1), atol=1e-6) and torch.equal(same, big[1])
+    with pytest.raises(ValueError, match="multiple of 4"):
+        AtWorkingSize(Unchanged(), 30)
 
 
 def test_overridden_config_is_rebuilt_and_its_macs_measured(tmp_path):

@@ -19,6 +19,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--metrics", metavar="JSON", help="eval metrics to record (a JSON object, e.g. from makeup eval)"
     )
+    parser.add_argument(
+        "--working-size", type=int, default=None, metavar="PX",
+        help="crop size the weights run at inside larger crops (default: the run's image_size; 0: any size)",
+    )
     parser.add_argument("--trained-on", default=None, help="what the data was (default: from the checkpoint's config)")
     parser.set_defaults(func=_run)
 
@@ -28,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
 
     path = export_generator(
         args.checkpoint, args.name, dtype=args.dtype, weights_dir=args.weights_dir,
-        metrics_path=args.metrics, trained_on=args.trained_on,
+        metrics_path=args.metrics, trained_on=args.trained_on, working_size=args.working_size,
     )
     print(f"wrote {path} and its manifest entry")
     return 0

@@ -13,7 +13,7 @@ from makeup.losses.perceptual import (
     create_backbone,
     load_vgg16_features,
 )
-from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, preservation_loss
+from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, paired_l2_loss, preservation_loss
 from makeup.losses.terms import (
     AdversarialTerm,
     ContentTerm,
@@ -22,7 +22,7 @@ from makeup.losses.terms import (
     HistogramTerm,
     IdentityTerm,
     LossTerm,
-    PairedL1Term,
+    PairedTerm,
     PairedPerceptualTerm,
     PreservationTerm,
 )
@@ -37,7 +37,7 @@ __all__ = [
     "HistogramTerm",
     "IdentityTerm",
     "LossTerm",
-    "PairedL1Term",
+    "PairedTerm",
     "PairedPerceptualTerm",
     "PerceptualLoss",
     "PreservationTerm",
@@ -52,5 +52,6 @@ __all__ = [
     "lsgan_generator_loss",
     "match_histograms_masked",
     "paired_l1_loss",
+    "paired_l2_loss",
     "preservation_loss",
 ]

@@ -16,7 +16,7 @@ from torch import nn
 from makeup.losses.adversarial import lsgan_generator_loss
 from makeup.losses.histogram import DEFAULT_REGION_WEIGHTS, histogram_loss
 from makeup.losses.perceptual import PerceptualLoss
-from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, preservation_loss
+from makeup.losses.reconstruction import cycle_loss, identity_loss, paired_l1_loss, paired_l2_loss, preservation_loss
 
 CYCLE = "cycle"
 IDENTITY = "identity"
@@ -117,27 +117,37 @@ class ContentTerm(LossTerm):
         )
 
 
-class PairedL1Term(LossTerm):
-    """Synthetic triplets: L1 between the transferred face and its exact ground truth.
+class PairedTerm(LossTerm):
+    """Synthetic triplets: L1 (or, with `distance="l2"`, squared error) between the transferred face and its
+    exact ground truth. The term is named "paired_l1" or "paired_l2" after its distance.
 
     `region_weight` adds that much weight to the pixels of the lips and eye-shadow masks (HISTOGRAM_REGIONS
     channels 0, 2 and 3): they are a few percent of the crop but carry most of the makeup, so at weight 0 a
-    generator near the identity gets little signal about the makeup itself.
+    generator near the identity gets little signal about the makeup itself. `outside_weight` adds weight to the
+    pixels outside every makeup mask (hair, background, eyes, brows), which must stay exactly as they were.
     """
 
-    name = "paired_l1"
+    DISTANCES = {"l1": paired_l1_loss, "l2": paired_l2_loss}
 
-    def __init__(self, weight: float, region_weight: float = 0.0) -> None:
+    def __init__(self, weight: float, region_weight: float = 0.0, distance: str = "l1",
+                 outside_weight: float = 0.0) -> None:
         super().__init__(weight)
+        if distance not in self.DISTANCES:
+            raise ValueError(f"paired distance must be one of {', '.join(self.DISTANCES)}, got {distance!r}")
         self.region_weight = float(region_weight)
+        self.outside_weight = float(outside_weight)
+        self.distance = distance
+        self.name = f"paired_{distance}"
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         batch = step.batch
         pixel_weights = None
-        if self.region_weight:
-            regions = batch["source_masks"][:, [0, 2, 3]].float().amax(dim=1, keepdim=True)
-            pixel_weights = 1.0 + self.region_weight * regions
-        return paired_l1_loss(step.transferred, batch["target"], batch["has_target"], pixel_weights)
+        if self.region_weight or self.outside_weight:
+            masks = batch["source_masks"].float()
+            regions = masks[:, [0, 2, 3]].amax(dim=1, keepdim=True)
+            outside = 1.0 - masks.amax(dim=1, keepdim=True)
+            pixel_weights = 1.0 + self.region_weight * regions + self.outside_weight * outside
+        return self.DISTANCES[self.distance](step.transferred, batch["target"], batch["has_target"], pixel_weights)
 
 
 class PreservationTerm(LossTerm):

@@ -19,11 +19,15 @@ BEAUTYGAN_PAPER = "Li et al., BeautyGAN: Instance-level Facial Makeup Transfer w
 
 
 class BranchEncoder(nn.Module):
-    """Conv7x7 -> IN -> ReLU (full resolution), then Conv4x4 stride 2 -> IN -> ReLU (half resolution)."""
+    """Conv7x7 -> IN -> ReLU (full resolution), then Conv4x4 stride 2 -> IN -> ReLU (half resolution).
 
-    def __init__(self, in_channels: int, widths: tuple[int, int]) -> None:
+    `stem_norm="affine"` puts a per-channel scale and shift after the first conv instead of IN, so the branch sees
+    absolute colours (see `makeup.models.layers.ChannelAffine`).
+    """
+
+    def __init__(self, in_channels: int, widths: tuple[int, int], stem_norm: str = "instance") -> None:
         super().__init__()
-        self.stem = ConvNormReLU(in_channels, widths[0], 7)
+        self.stem = ConvNormReLU(in_channels, widths[0], 7, norm=stem_norm)
         self.down = ConvNormReLU(widths[0], widths[1], 4, stride=2, padding=1)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,10 +38,10 @@ class BranchEncoder(nn.Module):
 class TwoBranchEncoder(nn.Module):
     """One `BranchEncoder` per input, with separate weights; returns `{source,reference}_{full,half}`."""
 
-    def __init__(self, widths: tuple[int, int]) -> None:
+    def __init__(self, widths: tuple[int, int], stem_norm: str = "instance") -> None:
         super().__init__()
-        self.source = BranchEncoder(3, widths)
-        self.reference = BranchEncoder(3, widths)
+        self.source = BranchEncoder(3, widths, stem_norm)
+        self.reference = BranchEncoder(3, widths, stem_norm)
 
     def forward(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         source_full, source_half = self.source(source)
@@ -78,13 +82,15 @@ class BeautyGAN(MakeupGenerator):
 
     `residual_output=True` (the teacher's card default) adds each head's output to its input image instead of drawing
     the image from scratch; `encode` then also returns the images as `source` and `reference`.
+    `stem_norm="affine"` (also the card default) keeps absolute colours in both branches' first layer, where the
+    paper's instance norm removes them; same parameters, and "instance" is the paper's generator.
     """
 
     def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2,
-                 residual_output: bool = False) -> None:
+                 residual_output: bool = False, stem_norm: str = "instance") -> None:
         super().__init__()
         self.residual_output = residual_output
-        self.encoder = TwoBranchEncoder((width, 2 * width))
+        self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
         self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth,
                                         residual_output=residual_output)
 
@@ -126,12 +132,14 @@ register_model(
         params=9_237_376,
         gmacs=54.006,
         purpose="the teacher: best quality, the yardstick every student is measured against",
-        config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True},
+        config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True, "stem_norm": "affine"},
         notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
               "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine. Unlike the paper, "
               "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, output "
               "conv started at a tenth of its scale so training starts near the identity); "
-              "residual_output=False is the paper's",
+              "residual_output=False is the paper's. The first conv of each branch is followed by a learned "
+              "per-channel affine instead of IN (stem_norm), which would erase the images' absolute colours; "
+              "stem_norm=\"instance\" is the paper's",
     ),
     BeautyGAN,
 )

@@ -27,15 +27,38 @@ def instance_norm(channels: int) -> InstanceNorm:
     return InstanceNorm(channels)
 
 
+class ChannelAffine(nn.Module):
+    """A learned per-channel scale and shift, with `InstanceNorm`'s parameter names and count but no statistics.
+
+    Instance normalisation straight after a generator's first (linear) conv subtracts each channel's mean over
+    the image, so that layer cannot see an image's absolute colours at all: a lipstick and the same lipstick on a
+    warmer photo look identical to it. In its place this keeps them (see `BeautyGAN(stem_norm=...)`).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+NORMS = {"instance": instance_norm, "affine": ChannelAffine}
+
+
 class ConvNormReLU(nn.Sequential):
-    """Conv (bias-free) -> InstanceNorm -> ReLU; `relu=False` leaves the activation out."""
+    """Conv (bias-free) -> InstanceNorm (or `norm="affine"`: `ChannelAffine`) -> ReLU; `relu=False` leaves the
+    activation out."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | None = None, relu: bool = True) -> None:
+                 padding: int | None = None, relu: bool = True, norm: str = "instance") -> None:
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
         padding = kernel_size // 2 if padding is None else padding
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
-            instance_norm(out_channels),
+            NORMS[norm](out_channels),
         ]
         if relu:
             layers.append(nn.ReLU(inplace=True))

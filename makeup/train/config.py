@@ -58,8 +58,10 @@ class TrainConfig:
     cycle_weight: float = 5.0
     identity_weight: float = 2.5
     perceptual_weight: float = 0.01  # output vs source (content)
-    paired_l1_weight: float = 10.0  # synthetic triplets: output vs ground truth
-    paired_region_weight: float = 0.0  # extra paired-L1 weight on lip and eye-shadow pixels (not in BeautyGAN)
+    paired_weight: float = 10.0  # synthetic triplets: output vs ground truth
+    paired_distance: str = "l1"  # "l1" or "l2" (squared error; see makeup.losses.paired_l2_loss)
+    paired_region_weight: float = 0.0  # extra paired weight on lip and eye-shadow pixels (not in BeautyGAN)
+    paired_outside_weight: float = 0.0  # extra paired weight outside every makeup region (not in BeautyGAN)
     paired_perceptual_weight: float = 0.01
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)

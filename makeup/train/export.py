@@ -39,11 +39,14 @@ def export_generator(
     weights_dir: str | Path | None = None,
     metrics_path: str | Path | None = None,
     trained_on: str | None = None,
+    working_size: int | None = None,
 ) -> Path:
     """Load the generator of the checkpoint at `source` and save it with `makeup.weights.save_weights`.
 
     The training summary (config, steps, data, last logged losses) goes into the file's metadata; `trained_on`
     and the metrics of `metrics_path` (a JSON object) into the manifest; a markdown card is written beside it.
+    `working_size` (default: the run's `image_size`) is the crop size the weights will run at inside larger
+    crops (`makeup.models.working_size`); 0 lets them run at any input size as they are.
     """
     import torch
 
@@ -70,22 +73,27 @@ def export_generator(
     run_dir = folder.parent.parent
     data = _cache_summary(config.get("cache", ""))
     if trained_on is None:
+        fraction = config.get("synthetic_fraction")
+        mix = ("synthetic makeup triplets only" if fraction == 1.0 else
+               f"synthetic makeup triplets ({fraction}) and real unpaired makeup references")
         trained_on = (
-            f"{data.get('faces', '?')} faces of the prepared cache {Path(config.get('cache', '')).name!r}: synthetic "
-            f"makeup triplets ({config.get('synthetic_fraction')}) and real unpaired makeup references, "
+            f"{data.get('faces', '?')} faces of the prepared cache {Path(config.get('cache', '')).name!r}: {mix}, "
             f"{config.get('image_size')} px"
         )
     training = {"steps": state["step"], "config": config, "data": data, "last_losses": _last_losses(run_dir)}
+    if working_size is None:
+        working_size = int(config.get("image_size", 0))
     path = save_weights(
         generator, name, weights_dir, dtype=torch.float16 if dtype == "fp16" else torch.float32,
-        training=training, trained_on=trained_on, metrics=metrics,
+        training=training, trained_on=trained_on, metrics=metrics, working_size=working_size or None,
     )
-    _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype)
+    _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype, working_size)
     return path
 
 
 def _write_card(
-    path: Path, card, training: dict[str, Any], trained_on: str, metrics: dict[str, Any], dtype: str
+    path: Path, card, training: dict[str, Any], trained_on: str, metrics: dict[str, Any], dtype: str,
+    working_size: int | None,
 ) -> None:
     config = training["config"]
     lines = [
@@ -102,9 +110,13 @@ def _write_card(
         f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')})",
         f"- loss weights: adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
         f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
-        f"({config.get('perceptual_backbone')}), paired L1 {config.get('paired_l1_weight')}, "
+        f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
+        f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow), "
         f"histogram per region {config.get('histogram_weights')}",
     ]
+    if working_size:
+        lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
+                     "upsampled back onto them")
     if metrics:
         lines += ["", "## Metrics", "", "```json", json.dumps(metrics, indent=2), "```"]
     lines += ["", "The full training config is in the safetensors metadata (`training`).", ""]

@@ -34,7 +34,7 @@ from makeup.losses import (
     HistogramTerm,
     IdentityTerm,
     LossTerm,
-    PairedL1Term,
+    PairedTerm,
     PairedPerceptualTerm,
     PerceptualLoss,
     PreservationTerm,
@@ -97,7 +97,8 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         AdversarialTerm(config.adversarial_weight),
         CycleTerm(config.cycle_weight),
         IdentityTerm(config.identity_weight),
-        PairedL1Term(config.paired_l1_weight, config.paired_region_weight),
+        PairedTerm(config.paired_weight, config.paired_region_weight, config.paired_distance,
+                   config.paired_outside_weight),
         PreservationTerm(config.preservation_weight),
         HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic),
     ]
@@ -295,6 +296,7 @@ def _train(
     for term in terms:
         term.to(device)
     passes = frozenset().union(*(term.needs for term in terms))
+    train_discriminators = any(isinstance(term, AdversarialTerm) for term in terms)
 
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=(config.beta1, config.beta2))
     optimizer_d = torch.optim.Adam(
@@ -388,31 +390,34 @@ def _train(
         scaler.step(optimizer_g)
 
         # 2. Discriminators: real faces vs the generator's (detached) outputs. Makeup realism is judged against
-        # real makeup photos only, unless the data has none.
-        for module in discriminators.values():
-            set_requires_grad(module, True)
-        real_refs = outputs.is_real if config.synthetic_fraction < 1.0 else None
-        with autocast():
-            loss_d_makeup = lsgan_discriminator_loss(
-                discriminator_steps["disc_makeup"](batch["reference"]),
-                discriminator_steps["disc_makeup"](transferred.detach()),
-                real_weights=real_refs,
-            )
-            loss_d_plain = lsgan_discriminator_loss(
-                discriminator_steps["disc_plain"](batch["source"]),
-                discriminator_steps["disc_plain"](demakeup.detach()),
-            )
-            loss_d = loss_d_makeup + loss_d_plain
-        optimizer_d.zero_grad(set_to_none=True)
-        scaler.scale(loss_d).backward()
-        scaler.step(optimizer_d)
+        # real makeup photos only, unless the data has none. Without an adversarial term they are left untrained.
+        if train_discriminators:
+            for module in discriminators.values():
+                set_requires_grad(module, True)
+            real_refs = outputs.is_real if config.synthetic_fraction < 1.0 else None
+            with autocast():
+                loss_d_makeup = lsgan_discriminator_loss(
+                    discriminator_steps["disc_makeup"](batch["reference"]),
+                    discriminator_steps["disc_makeup"](transferred.detach()),
+                    real_weights=real_refs,
+                )
+                loss_d_plain = lsgan_discriminator_loss(
+                    discriminator_steps["disc_plain"](batch["source"]),
+                    discriminator_steps["disc_plain"](demakeup.detach()),
+                )
+                loss_d = loss_d_makeup + loss_d_plain
+            optimizer_d.zero_grad(set_to_none=True)
+            scaler.scale(loss_d).backward()
+            scaler.step(optimizer_d)
         scaler.update()
 
         step += 1
         steps_this_call += 1
         window_steps += 1
         # summed on the device and read once per log line, so logging does not stall the GPU every step
-        losses.update({"generator": loss_g, "disc_makeup": loss_d_makeup, "disc_plain": loss_d_plain})
+        losses["generator"] = loss_g
+        if train_discriminators:
+            losses.update({"disc_makeup": loss_d_makeup, "disc_plain": loss_d_plain})
         for name, value in losses.items():
             window_sums[name] = window_sums.get(name, 0.0) + value.detach().float()
 
