@@ -97,6 +97,7 @@ def test_weights_trained_at_a_smaller_size_run_at_it_inside_larger_crops(tmp_pat
     assert entry["working_size"] == 32 and entry["gmacs"] == pytest.approx(get_card(NAME).gmacs / 64, abs=1e-3)
     loaded = load_model(NAME, weights_dir=tmp_path)
     assert isinstance(loaded, AtWorkingSize) and loaded.working_size == 32 and loaded.has_trained_weights
+    assert loaded.model_name == NAME and loaded.model_config == get_card(NAME).config
     raw = load_weights_file(tmp_path / entry["file"], at_working_size=False)
     assert not isinstance(raw, AtWorkingSize)
     source, reference = example_inputs("generator", 32)

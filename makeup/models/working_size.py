@@ -34,6 +34,15 @@ class AtWorkingSize(nn.Module):
         self.generator = generator
         self.working_size = int(working_size)
 
+    @property
+    def model_name(self) -> str:
+        """The registry name of the wrapped generator (set by `create_model`)."""
+        return self.generator.model_name
+
+    @property
+    def model_config(self) -> dict:
+        return self.generator.model_config
+
     def _small_size(self, height: int, width: int) -> tuple[int, int]:
         scale = self.working_size / max(height, width)
         return tuple(max(_MULTIPLE, round(side * scale / _MULTIPLE) * _MULTIPLE) for side in (height, width))
