@@ -90,3 +90,14 @@ def test_default_model_is_one_that_runs_here():
         assert default == "classical"  # the only method that gives real makeup without trained weights
     else:  # the classical method would only fail for want of mediapipe
         assert demo.get_card(default).kind == "generator"
+
+
+def test_figures_state_the_macs_of_the_size_the_weights_run_at():
+    from types import SimpleNamespace
+
+    demo = _load_demo_module()
+    result = SimpleNamespace(trained=True, timings={"model": 12.0}, device="cpu")
+    full = demo.describe("beautygan", result)
+    small = demo.describe("beautygan", result, working_size=128)  # weights trained at 128 px
+    assert "MACs at 256x256 (both inputs): 54.01 G" in full
+    assert "128x128" in small and "13.50 G" in small and "54.01" not in small
