@@ -58,7 +58,7 @@ def test_reconstruction_losses_on_hand_made_images():
     assert paired_l2_loss(output, target, torch.tensor([False, False])).item() == 0.0
 
 
-def test_paired_l1_term_adds_weight_on_lips_and_eye_shadow_only():
+def test_paired_term_weighs_lips_eye_shadow_and_the_untouched_pixels_and_squares_for_l2():
     from makeup.losses import GeneratorStep, PairedTerm
 
     target = torch.zeros(1, 3, 4, 4)
