@@ -111,7 +111,8 @@ def _write_card(
         f"- loss weights: adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
         f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
         f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
-        f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow), "
+        f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
+        f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
         f"histogram per region {config.get('histogram_weights')}",
     ]
     if working_size:
