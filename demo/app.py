@@ -18,6 +18,7 @@ import numpy as np
 
 from makeup.errors import InputImageError
 from makeup.models import get_card, list_models
+from makeup.models.working_size import gmacs_at_working_size
 from makeup.pipeline import MakeupPipeline
 from makeup.weights import WeightsError, has_weights
 
@@ -57,8 +58,8 @@ def describe(name: str, result, working_size: int | None = None) -> str:
         lines.append(f"**Warning: `{name}` has no trained weights; this output comes from random weights.**\n")
     lines.append(f"**{name}**: {card.method}")
     if card.params:
-        size = working_size or 256
-        gmacs = card.gmacs * (size / 256) ** 2
+        gmacs = gmacs_at_working_size(card.gmacs, working_size)
+        size = min(working_size or 256, 256)
         where = f"{size}x{size}" if size == 256 else f"{size}x{size}, its training size, inside the 256x256 crop"
         lines.append(f"- parameters: {card.params / 1e6:.3f} M; MACs at {where} (both inputs): {gmacs:.2f} G")
     stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings.items())

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from makeup.models import create_model, get_card
-from makeup.models.working_size import AtWorkingSize
+from makeup.models.working_size import AtWorkingSize, check_working_size, gmacs_at_working_size
 from makeup.profile import count_macs, count_params, example_inputs
 
 WEIGHTS_FORMAT = "makeup-weights/1"
@@ -297,8 +297,7 @@ def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | P
         "dtype": str(dtype).removeprefix("torch."),
     }
     if working_size:
-        AtWorkingSize(model, working_size)  # checks the size before anything is written
-        metadata["working_size"] = str(int(working_size))
+        metadata["working_size"] = str(check_working_size(working_size))  # checked before anything is written
     _atomic_write_bytes(path, save(tensors, metadata=metadata))
     if update_manifest:
         if config == card.config:
@@ -309,8 +308,7 @@ def save_weights(model: nn.Module, name: str | None = None, weights_dir: str | P
             device = next(model.parameters()).device
             gmacs = count_macs(model, *example_inputs(card.kind, device=device)) / 1e9
             model.train(was_training)
-        if working_size:  # MACs scale with the pixel count
-            gmacs *= (working_size / 256) ** 2
+        gmacs = gmacs_at_working_size(gmacs, working_size)
         manifest = read_manifest(directory)
         manifest["models"][name] = {
             "file": path.name,

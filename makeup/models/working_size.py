@@ -17,6 +17,21 @@ from torch import nn
 _MULTIPLE = 4
 
 
+def check_working_size(working_size: int) -> int:
+    """`working_size` as an int, or ValueError if a generator cannot run at it."""
+    if working_size < _MULTIPLE or working_size % _MULTIPLE:
+        raise ValueError(f"working_size must be a positive multiple of {_MULTIPLE}, got {working_size}")
+    return int(working_size)
+
+
+def gmacs_at_working_size(gmacs: float, working_size: int | None, crop_size: int = 256) -> float:
+    """The MACs of one call on a `crop_size` crop, given `gmacs` measured at that size: weights with a smaller
+    working size run on fewer pixels (MACs scale with the pixel count); larger crops never enlarge."""
+    if not working_size or working_size >= crop_size:
+        return gmacs
+    return gmacs * (working_size / crop_size) ** 2
+
+
 def _resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(images.shape[-2:]) == size:
         return images
@@ -29,10 +44,8 @@ class AtWorkingSize(nn.Module):
 
     def __init__(self, generator: nn.Module, working_size: int) -> None:
         super().__init__()
-        if working_size < _MULTIPLE or working_size % _MULTIPLE:
-            raise ValueError(f"working_size must be a positive multiple of {_MULTIPLE}, got {working_size}")
         self.generator = generator
-        self.working_size = int(working_size)
+        self.working_size = check_working_size(working_size)
 
     @property
     def model_name(self) -> str:
