@@ -141,6 +141,19 @@ def test_style_banks_keep_evaluation_looks_out_of_training():
     assert not set(style_bank("val", 50, seed=0)[len(PRESETS):]) & set(test)
 
 
+def test_style_banks_take_a_mix_of_looks():
+    assert style_bank("train", 50, seed=0, look_weights={}) == style_bank("train", 50, seed=0)
+    lips_only = style_bank("train", 50, seed=0, look_weights={"lips-only": 1.0})
+    assert all(s.shadow_opacity == 0 and s.lip_opacity > 0 for s in lips_only)
+    mixed = style_bank("train", 400, seed=0, look_weights={"lips-only": 1.0, "eyes-only": 3.0})
+    share_eyes = np.mean([s.lip_opacity == 0 for s in mixed])
+    assert 0.65 < share_eyes < 0.85
+    with pytest.raises(ValueError, match="unknown looks"):
+        style_bank("train", 5, look_weights={"gothic": 1.0})
+    with pytest.raises(ValueError, match="positive sum"):
+        style_bank("train", 5, look_weights={"everyday": 0.0})
+
+
 def test_triplets_are_deterministic_and_pair_different_people(small_cache):
     cache = FaceCache(small_cache)
     triplets = make_triplets(cache, "train", 12, seed=3, fractions=ALL_TRAIN)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from makeup.synth import PRESETS, MakeupStyle, preset, random_style, render, scaled
+from makeup.synth import LOOK_WEIGHTS, LOOKS, PRESETS, MakeupStyle, preset, random_style, render, scaled
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +102,30 @@ def test_random_styles_are_deterministic_and_varied():
     assert any(s.shadow_lower > 0.4 for s in styles) and any(s.liner_wing > 0 for s in styles)
     with pytest.raises(ValueError, match="unknown look"):
         random_style(rng, look="gothic")
+
+
+def _chroma(colour) -> float:
+    lab = cv2.cvtColor(np.array([[colour]], dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0]
+    return float(np.hypot(lab[1], lab[2]))
+
+
+def test_bold_eye_looks_are_vivid_and_never_in_the_default_mix():
+    assert "bold-eyes" in LOOKS and "bold-eyes" not in LOOK_WEIGHTS
+    rng = np.random.default_rng(1)
+    bold = [random_style(rng, look="bold-eyes") for _ in range(100)]
+    usual = [random_style(rng) for _ in range(100)]
+    assert np.median([s.shadow_opacity for s in bold]) > 0.7 > np.median([s.shadow_opacity for s in usual])
+    bold_chroma = np.median([_chroma(s.shadow_colours[0]) for s in bold])
+    usual_chroma = np.median([_chroma(s.shadow_colours[0]) for s in usual])
+    assert bold_chroma > 1.8 * usual_chroma, (bold_chroma, usual_chroma)
+    # blue and green lids, which the usual palette hardly has
+    assert any(_lab_hue(s.shadow_colours[0]) in range(200, 300) for s in bold)
+    assert any(_lab_hue(s.shadow_colours[0]) in range(120, 200) for s in bold)
+
+
+def _lab_hue(colour) -> int:
+    lab = cv2.cvtColor(np.array([[colour]], dtype=np.float32) / 255.0, cv2.COLOR_RGB2Lab)[0, 0]
+    return int(np.degrees(np.arctan2(lab[2], lab[1])) % 360)
 
 
 def test_presets_and_json_round_trip():

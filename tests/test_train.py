@@ -131,11 +131,13 @@ def run_script(script: str, *args: str, launcher: list[str] | None = None, wait:
 
 def test_config_layers_defaults_file_and_overrides(tmp_path):
     assert TrainConfig().lr_generator == 2e-4 and TrainConfig().batch_size == 1 and TrainConfig().beta1 == 0.5
-    toml = 'steps = 50\nimage_size = 128\ncache = "faces"\n[generator_options]\nwidth = 32\n'
+    toml = ('steps = 50\nimage_size = 128\ncache = "faces"\nsynthetic_look_weights = { everyday = 1, bold-eyes = 2 }\n'
+            '[generator_options]\nwidth = 32\n')
     (tmp_path / "run.toml").write_text(toml)
     config = load_config(tmp_path / "run.toml", {"steps": "70", "histogram_weights": "[1, 0.2, 1, 1]"})
     assert (config.steps, config.image_size, config.cache) == (70, 128, "faces")
     assert config.generator_options == {"width": 32} and config.histogram_weights == (1.0, 0.2, 1.0, 1.0)
+    assert config.synthetic_look_weights == {"everyday": 1, "bold-eyes": 2}
     config.save(tmp_path / "config.json")
     assert load_config(tmp_path / "config.json") == config
     with pytest.raises(ConfigError, match="unknown config key 'stpes'"):
@@ -144,6 +146,10 @@ def test_config_layers_defaults_file_and_overrides(tmp_path):
         load_config(None, {"steps": "many"})
     with pytest.raises(ConfigError, match="true or false"):
         load_config(None, {"augment": "3"})
+    with pytest.raises(ConfigError, match="unknown looks \\['gothic'\\]"):
+        load_config(None, {"synthetic_look_weights": '{"gothic": 1}'})
+    with pytest.raises(ConfigError, match="positive sum"):
+        load_config(None, {"synthetic_look_weights": '{"everyday": 0}'})
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
@@ -403,3 +409,22 @@ def test_a_stuck_worker_fails_the_run_instead_of_hanging_it(tmp_path, monkeypatc
     config = tiny_config(tmp_path / "run", steps=2, batch_size=2, num_workers=1, checkpoint_every=0)
     with pytest.raises(trainer.DataLoadingStalled, match="num_workers=0"):
         train(config, dataset=dataset)
+
+
+def test_the_configured_mix_of_looks_reaches_the_synthetic_triplets(tmp_path):
+    from makeup.train.trainer import build_dataset
+
+    cache = _tiny_cache(tmp_path / "cache")
+    config = TrainConfig(cache=str(cache), synthetic_fraction=1.0, synthetic_look_weights={"lips-only": 1.0})
+    dataset = build_dataset(config)
+    assert all(style.shadow_opacity == 0 and style.lip_opacity > 0 for style in dataset.styles)
+
+
+def test_the_command_line_reports_a_bad_config_without_a_traceback(tmp_path):
+    (tmp_path / "run.toml").write_text("synthetic_look_weights = { gothic = 1 }\n")
+    cases = {("--set", "stpes=1"): "error: unknown config key 'stpes'",
+             ("--config", str(tmp_path / "run.toml")): "error: config synthetic_look_weights names unknown looks"}
+    for args, message in cases.items():
+        done = subprocess.run([sys.executable, "-m", "makeup", "train", "teacher", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.startswith(message), done.stderr

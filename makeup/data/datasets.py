@@ -11,6 +11,8 @@ parent process never reaches.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -93,9 +95,10 @@ class SyntheticTriplets(_PairDataset):
 
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
                  styles: int = 2000, augment: FaceAugment | None = None,
-                 fractions: tuple[float, float, float] = DEFAULT_FRACTIONS):
+                 fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+                 look_weights: Mapping[str, float] | None = None):
         super().__init__(faces, split, seed, length, augment, fractions)
-        self.styles = style_bank(split, styles, seed)
+        self.styles = style_bank(split, styles, seed, look_weights)
         identities = {faces.records[i].identity for i in self.sources}
         if len(identities) < 2:
             raise ValueError(f"the {split!r} split needs bare faces of at least two people for triplets")
@@ -180,12 +183,15 @@ class MixedPairs(Dataset):
 
 def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_fraction: float = 0.25,
                    length: int | None = None, augment: FaceAugment | None = None,
-                   fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> Dataset:
+                   fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+                   look_weights: Mapping[str, float] | None = None) -> Dataset:
     """The usual training mix over a cache: synthetic triplets plus `real_fraction` real unpaired pairs.
 
-    Falls back on synthetic triplets alone when the split holds no real makeup faces.
+    Falls back on synthetic triplets alone when the split holds no real makeup faces. `look_weights` sets the
+    mix of synthetic looks (see `style_bank`).
     """
-    synthetic = SyntheticTriplets(faces, split, seed=seed, length=length, augment=augment, fractions=fractions)
+    synthetic = SyntheticTriplets(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
+                                  look_weights=look_weights)
     if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
         return synthetic
     real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions)

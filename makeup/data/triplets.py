@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import numpy as np
 
-from makeup.synth import PRESETS, MakeupStyle, random_style, render
+from makeup.synth import LOOKS, PRESETS, MakeupStyle, random_style, render
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -57,14 +57,21 @@ def split_indices(faces: FaceSource, split: str, seed: int = 0, kinds: tuple[str
     ]
 
 
-def style_bank(split: str, count: int, seed: int = 0) -> list[MakeupStyle]:
+def style_bank(split: str, count: int, seed: int = 0,
+               look_weights: Mapping[str, float] | None = None) -> list[MakeupStyle]:
     """`count` random looks reserved for `split`, drawn from that split's own random stream.
 
-    The evaluation banks ("val", "test") start with the named presets, which training never sees.
+    The evaluation banks ("val", "test") start with the named presets, which training never sees. `look_weights`
+    (look name -> relative weight, e.g. `{"everyday": 1, "bold-eyes": 1}`) replaces the usual mix of looks
+    (`makeup.synth.LOOK_WEIGHTS`); None or empty keeps it.
     """
     _check_split(split)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split], 0x5717E])
-    styles = [random_style(rng) for _ in range(count)]
+    if look_weights:
+        names, probabilities = _look_probabilities(look_weights)
+        styles = [random_style(rng, names[int(rng.choice(len(names), p=probabilities))]) for _ in range(count)]
+    else:
+        styles = [random_style(rng) for _ in range(count)]
     if split != "train":
         styles = list(PRESETS.values()) + styles
     return styles
@@ -123,6 +130,16 @@ def _pick_pair(faces: FaceSource, candidates: list[int], rng: np.random.Generato
     source = candidates[int(rng.integers(len(candidates)))]
     others = [i for i in candidates if faces.records[i].identity != faces.records[source].identity]
     return source, others[int(rng.integers(len(others)))]
+
+
+def _look_probabilities(look_weights: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+    unknown = sorted(set(look_weights) - set(LOOKS))
+    if unknown:
+        raise ValueError(f"unknown looks {unknown} in the look weights: use {', '.join(LOOKS)}")
+    weights = np.array([float(w) for w in look_weights.values()])
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError(f"look weights must be non-negative with a positive sum, got {dict(look_weights)}")
+    return list(look_weights), weights / weights.sum()
 
 
 def _check_split(split: str) -> None:

@@ -116,21 +116,30 @@ _LINER_COLOURS = [(15, 12, 12), (45, 30, 25), (30, 30, 60)]
 _BLUSH_COLOURS = [(225, 130, 120), (240, 120, 150), (245, 140, 110), (200, 100, 115), (210, 125, 100)]
 _FOUNDATION_COLOURS = [(240, 205, 185), (228, 186, 160), (215, 170, 135), (190, 140, 105), (150, 105, 75),
                        (110, 75, 55)]
+# Vivid shadows (blue, teal, green, purple, gold, magenta, copper) as worn in editorial and festival looks. They are
+# only in the "bold-eyes" look, which the default mix never draws, so evaluation banks stay as they were; training
+# can ask for it (`style_bank(look_weights=...)`) so the teacher sees real references' colourful lids.
+_BOLD_SHADOW_PAIRS = [((60, 110, 215), (25, 45, 150)), ((40, 170, 185), (10, 95, 120)), ((70, 175, 90), (25, 100, 50)),
+                      ((160, 80, 200), (90, 30, 140)), ((235, 185, 60), (175, 110, 25)), ((235, 90, 170), (165, 35, 115)),
+                      ((225, 125, 60), (160, 65, 30)), ((245, 120, 70), (200, 60, 50)), ((120, 200, 230), (40, 120, 190))]
 LOOK_WEIGHTS = {"everyday": 0.35, "evening": 0.3, "heavy": 0.2, "lips-only": 0.075, "eyes-only": 0.075}
+LOOKS = (*LOOK_WEIGHTS, "bold-eyes")
 
 
 def random_style(rng: np.random.Generator, look: str | None = None) -> MakeupStyle:
     """A plausible random look, from barely-there everyday makeup to heavy evening makeup.
 
-    `look` picks the family ("everyday", "evening", "heavy", "lips-only", "eyes-only"); by default one is drawn
-    with `LOOK_WEIGHTS`. Deterministic for a given generator state.
+    `look` picks the family ("everyday", "evening", "heavy", "lips-only", "eyes-only", or "bold-eyes": vivid,
+    strongly pigmented eye shadow); by default one is drawn with `LOOK_WEIGHTS`, which leaves out "bold-eyes".
+    Deterministic for a given generator state.
     """
     if look is None:
         names = list(LOOK_WEIGHTS)
         look = names[int(rng.choice(len(names), p=np.array(list(LOOK_WEIGHTS.values()))))]
-    if look not in LOOK_WEIGHTS:
-        raise ValueError(f"unknown look {look!r}: use one of {', '.join(LOOK_WEIGHTS)}")
-    strength = {"everyday": (0.25, 0.55), "evening": (0.5, 0.8), "heavy": (0.75, 1.0)}.get(look, (0.45, 0.9))
+    if look not in LOOKS:
+        raise ValueError(f"unknown look {look!r}: use one of {', '.join(LOOKS)}")
+    strength = {"everyday": (0.25, 0.55), "evening": (0.5, 0.8), "heavy": (0.75, 1.0),
+                "bold-eyes": (0.65, 1.0)}.get(look, (0.45, 0.9))
 
     def amount(low: float = 0.0, high: float = 1.0) -> float:
         return float(np.clip(rng.uniform(*strength) * rng.uniform(0.8, 1.2), low, high))
@@ -143,14 +152,15 @@ def random_style(rng: np.random.Generator, look: str | None = None) -> MakeupSty
 
     lips = look != "eyes-only"
     eyes = look != "lips-only"
-    lid, crease = pick(_SHADOW_PAIRS)
+    bold = look == "bold-eyes"
+    lid, crease = pick(_BOLD_SHADOW_PAIRS if bold else _SHADOW_PAIRS)
     return MakeupStyle(
         lip_colour=jitter(pick(_LIP_COLOURS)),
         lip_opacity=amount(0.15, 0.95) if lips else 0.0,
         lip_gloss=float(rng.uniform(0.0, 0.8)) if lips else 0.0,
         shadow_colours=(jitter(lid), jitter(crease)),
-        shadow_opacity=amount(0.15, 0.9) if eyes else 0.0,
-        shadow_extent=float(rng.uniform(0.3, 0.9)),
+        shadow_opacity=amount(0.15, 0.95 if bold else 0.9) if eyes else 0.0,
+        shadow_extent=float(rng.uniform(0.5 if bold else 0.3, 0.9)),
         shadow_gradient=float(rng.uniform(0.2, 0.9)),
         shadow_lower=float(rng.uniform(0.0, 0.7)) if look == "heavy" else float(rng.uniform(0.0, 0.2)),
         liner_colour=jitter(pick(_LINER_COLOURS), 6.0),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
-from makeup.train.config import TrainConfig, load_config, parse_assignments
+from makeup.train.config import ConfigError, TrainConfig, load_config, parse_assignments
 
 # explicit flags for the values people change most; everything else goes through --set key=value
 FLAGS = {
@@ -47,7 +48,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     from makeup.train.trainer import train
 
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     finished = train(config, resume=args.resume, init_from=args.init_from)
     if os.environ.get("RANK", "0") == "0":
         print(f"stopped at step {finished.step}; run folder: {finished.run_dir}")

@@ -29,6 +29,9 @@ class TrainConfig:
     image_size: int = 256
     synthetic_fraction: float = 0.5  # share of samples that are synthetic triplets; the rest are real pairs
     samples_per_epoch: int = 4096  # pairs are drawn at random per (seed, epoch, index): an epoch is any length
+    # mix of synthetic looks, look name -> weight (`makeup.synth.LOOKS`, e.g. {everyday = 1, bold-eyes = 1});
+    # empty: the usual mix, `makeup.synth.LOOK_WEIGHTS`
+    synthetic_look_weights: dict[str, float] = field(default_factory=dict)
     num_workers: int = 2
     augment: bool = True
 
@@ -124,7 +127,23 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
         if name not in defaults:
             raise ConfigError(f"unknown config key {name!r}; known keys: {', '.join(sorted(defaults))}")
         changes[name] = _coerce(name, value, defaults[name])
+    if "synthetic_look_weights" in changes:
+        _check_look_weights(changes["synthetic_look_weights"])
     return dataclasses.replace(config, **changes)
+
+
+def _check_look_weights(look_weights: dict[str, Any]) -> None:
+    from makeup.synth.style import LOOKS
+
+    unknown = sorted(set(look_weights) - set(LOOKS))
+    if unknown:
+        raise ConfigError(f"config synthetic_look_weights names unknown looks {unknown}; known: {', '.join(LOOKS)}")
+    weights = list(look_weights.values())
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights) or (
+        weights and sum(weights) <= 0
+    ):
+        raise ConfigError(f"config synthetic_look_weights must be non-negative numbers with a positive sum, "
+                          f"got {look_weights}")
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, str]:

@@ -125,6 +125,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
         real_fraction=1.0 - config.synthetic_fraction,
         length=config.samples_per_epoch,
         augment=None if config.augment else FaceAugment.none(),
+        look_weights=config.synthetic_look_weights,
     )
 
 
