@@ -73,3 +73,25 @@ def test_export_refuses_a_name_that_is_not_the_trained_generator(trained_run, tm
         export_generator(run, "beautygan-concat", weights_dir=tmp_path)
     with pytest.raises(checkpoint.CheckpointError, match="no training checkpoint"):
         export_generator(tmp_path / "nothing", "beautygan", weights_dir=tmp_path)
+
+
+def test_a_run_started_from_another_lists_both_stages_in_its_card(trained_run, tmp_path):
+    from test_train import TinyFaces, tiny_config
+
+    from makeup.train import train
+
+    first, _ = trained_run
+    second = tmp_path / "second"
+    config = tiny_config(second, steps=1, checkpoint_every=1, generator_options=GENERATOR_OPTIONS,
+                         synthetic_look_weights={"bold-eyes": 1.0})
+    train(config, dataset=TinyFaces(count=2), init_from=first)
+    export_generator(second, "beautygan", weights_dir=tmp_path / "weights")
+    card = (tmp_path / "weights" / "beautygan.md").read_text()
+    assert "1 steps" in card and "synthetic looks {'bold-eyes': 1.0}" in card
+    assert f"- started from: `{checkpoint.find_checkpoint(first)}`, 2 steps of batch" in card
+    summary = load_model("beautygan", weights_dir=tmp_path / "weights").training_summary
+    assert summary["started_from"]["step"] == 2 and summary["started_from"]["started_from"] is None
+    # starting afresh in the same folder forgets the earlier stage
+    afresh = tiny_config(second, steps=1, checkpoint_every=1, generator_options=GENERATOR_OPTIONS)
+    train(afresh, dataset=TinyFaces(count=2))
+    assert checkpoint.read_start(second) is None

@@ -119,9 +119,11 @@ _FOUNDATION_COLOURS = [(240, 205, 185), (228, 186, 160), (215, 170, 135), (190, 
 # Vivid shadows (blue, teal, green, purple, gold, magenta, copper) as worn in editorial and festival looks. They are
 # only in the "bold-eyes" look, which the default mix never draws, so evaluation banks stay as they were; training
 # can ask for it (`style_bank(look_weights=...)`) so the teacher sees real references' colourful lids.
-_BOLD_SHADOW_PAIRS = [((60, 110, 215), (25, 45, 150)), ((40, 170, 185), (10, 95, 120)), ((70, 175, 90), (25, 100, 50)),
-                      ((160, 80, 200), (90, 30, 140)), ((235, 185, 60), (175, 110, 25)), ((235, 90, 170), (165, 35, 115)),
-                      ((225, 125, 60), (160, 65, 30)), ((245, 120, 70), (200, 60, 50)), ((120, 200, 230), (40, 120, 190))]
+_BOLD_SHADOW_PAIRS = [((60, 110, 215), (25, 45, 150)), ((40, 170, 185), (10, 95, 120)),
+                      ((70, 175, 90), (25, 100, 50)), ((160, 80, 200), (90, 30, 140)),
+                      ((235, 185, 60), (175, 110, 25)), ((235, 90, 170), (165, 35, 115)),
+                      ((225, 125, 60), (160, 65, 30)), ((245, 120, 70), (200, 60, 50)),
+                      ((120, 200, 230), (40, 120, 190))]
 LOOK_WEIGHTS = {"everyday": 0.35, "evening": 0.3, "heavy": 0.2, "lips-only": 0.075, "eyes-only": 0.075}
 LOOKS = (*LOOK_WEIGHTS, "bold-eyes")
 

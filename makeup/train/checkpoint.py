@@ -317,3 +317,30 @@ def load_training_state(folder: Path) -> TrainingState:
         rng=unflatten_state(state["rng"], tensors),
         extra=state.get("extra", {}),
     )
+
+
+# ---- lineage -----------------------------------------------------------------------------------------------------
+
+STARTED_FROM_FILE = "started_from.json"
+
+
+def record_start(run_dir: Path, source: Path) -> None:
+    """Note in `run_dir` that the run started from checkpoint `source` (`init_from`): its step, its run's config
+    and, recursively, where that run started. The model card of an export lists every stage from this."""
+    source = Path(source)
+    config_file = source / "config.json"
+    record = {
+        "checkpoint": str(source),
+        "step": int(read_state(source)["step"]),
+        "config": json.loads(config_file.read_text()) if config_file.is_file() else {},
+        "started_from": read_start(source.parent.parent),
+    }
+    temporary = run_dir / f".{STARTED_FROM_FILE}.tmp"
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, run_dir / STARTED_FROM_FILE)
+
+
+def read_start(run_dir: Path) -> dict[str, Any] | None:
+    """What `record_start` noted for `run_dir`, or None for a run that started from scratch."""
+    path = Path(run_dir) / STARTED_FROM_FILE
+    return json.loads(path.read_text()) if path.is_file() else None

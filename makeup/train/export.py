@@ -80,7 +80,8 @@ def export_generator(
             f"{data.get('faces', '?')} faces of the prepared cache {Path(config.get('cache', '')).name!r}: {mix}, "
             f"{config.get('image_size')} px"
         )
-    training = {"steps": state["step"], "config": config, "data": data, "last_losses": _last_losses(run_dir)}
+    training = {"steps": state["step"], "config": config, "data": data, "last_losses": _last_losses(run_dir),
+                "started_from": checkpoint.read_start(run_dir)}
     if working_size is None:
         working_size = int(config.get("image_size", 0))
     path = save_weights(
@@ -107,7 +108,8 @@ def _write_card(
         f"- weights: `{path.with_suffix('.safetensors').name}`, {dtype}",
         f"- trained on: {trained_on}",
         f"- training: {training['steps']} steps, batch {config.get('batch_size')}, {config.get('image_size')} px, "
-        f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')})",
+        f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')}), "
+        f"synthetic looks {config.get('synthetic_look_weights') or 'in the usual mix'}",
         f"- loss weights: adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
         f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
         f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
@@ -115,6 +117,16 @@ def _write_card(
         f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
         f"histogram per region {config.get('histogram_weights')}",
     ]
+    earlier = training.get("started_from")
+    while earlier:  # the stages before this run, latest first
+        previous = earlier["config"]
+        looks = previous.get("synthetic_look_weights") or "in the usual mix"
+        lines.append(
+            f"- started from: `{earlier['checkpoint']}`, {earlier['step']} steps of batch {previous.get('batch_size')} "
+            f"at {previous.get('image_size')} px, Adam {previous.get('lr_generator')}, paired "
+            f"{previous.get('paired_distance', 'l1')} {previous.get('paired_weight')}, synthetic looks {looks}"
+        )
+        earlier = earlier.get("started_from")
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
                      "upsampled back onto them")

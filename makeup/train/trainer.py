@@ -321,16 +321,21 @@ def _train(
         if resumed.scaler:
             scaler.load_state_dict(resumed.scaler)
         step = resumed.step
-    elif init_from:
-        source = checkpoint.find_checkpoint(init_from)
-        if source is None:
+    started_from = None
+    if saved is None and init_from:
+        started_from = checkpoint.find_checkpoint(init_from)
+        if started_from is None:
             raise checkpoint.CheckpointError(f"no checkpoint found at {init_from}")
-        checkpoint.load_models(source, models)
+        checkpoint.load_models(started_from, models)
 
     if context.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir / CONFIG_FILE)
         truncate_log_after(run_dir / LOG_FILE, step)
+        if started_from is not None:
+            checkpoint.record_start(run_dir, started_from)
+        elif saved is None:
+            (run_dir / checkpoint.STARTED_FROM_FILE).unlink(missing_ok=True)  # a fresh run in a reused folder
     log = JsonlLog(run_dir / LOG_FILE) if context.is_main else None
 
     # Data: each rank reads its shard of a seeded shuffle; a resumed run skips what it already used.
