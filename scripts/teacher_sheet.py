@@ -2,7 +2,7 @@
 
 The only faces that may appear in this repository are public-domain portraits that ship in pip packages
 (scikit-image's astronaut, matplotlib's Grace Hopper), so each serves as the other's reference after it has been
-made up with a synthetic preset (`makeup.synth`). Every transfer runs through the full pipeline (MTCNN,
+made up with a synthetic look (`makeup.synth`). Every transfer runs through the full pipeline (MTCNN,
 alignment, model, paste-back); the sheet shows the aligned crops.
 
     python scripts/teacher_sheet.py [--weights-dir weights] [--out docs/teacher-sheet.jpg]
@@ -18,7 +18,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-PRESETS = ("classic-red", "smoky-eye", "berry-bold")
+from makeup.synth import MakeupStyle, preset
+
+# Two evaluation presets (never seen in training) and a vivid look written here for the sheet: blue lids, which
+# real references wear and the usual synthetic looks hardly have.
+BLUE_LIDS = MakeupStyle(
+    lip_colour=(200, 60, 90), lip_opacity=0.7, lip_gloss=0.3,
+    shadow_colours=((55, 120, 220), (30, 50, 150)), shadow_opacity=0.85, shadow_extent=0.7, shadow_gradient=0.5,
+    liner_colour=(15, 12, 12), liner_opacity=0.6, liner_thickness=0.4,
+)
+LOOKS = {"classic-red": preset("classic-red"), "pink-glam": preset("pink-glam"), "blue lids": BLUE_LIDS}
 COLUMNS = ("source", "reference", "classical", "beautygan")
 
 
@@ -32,14 +41,14 @@ def public_domain_portraits() -> dict[str, np.ndarray]:
     return {"astronaut": np.ascontiguousarray(data.astronaut()), "grace hopper": hopper}
 
 
-def made_up(pipeline, photo: np.ndarray, preset_name: str) -> np.ndarray:
-    """The photo with a synthetic preset painted on its aligned face and pasted back at full resolution."""
+def made_up(pipeline, photo: np.ndarray, style: MakeupStyle) -> np.ndarray:
+    """The photo with a synthetic look painted on its aligned face and pasted back at full resolution."""
     from makeup.face import paste_back
     from makeup.regions import masks_from_image
-    from makeup.synth import preset, render
+    from makeup.synth import render
 
     aligned = pipeline.prepare(photo, "reference").aligned[0]
-    painted = render(aligned.crop, masks_from_image(aligned.crop), preset(preset_name))
+    painted = render(aligned.crop, masks_from_image(aligned.crop), style)
     return paste_back(photo, aligned, painted)
 
 
@@ -62,12 +71,12 @@ def main() -> None:
     portraits = public_domain_portraits()
     rows = []
     for source_name, reference_name in (("grace hopper", "astronaut"), ("astronaut", "grace hopper")):
-        for preset_name in PRESETS:
-            reference = made_up(pipeline, portraits[reference_name], preset_name)
+        for look_name, style in LOOKS.items():
+            reference = made_up(pipeline, portraits[reference_name], style)
             results = pipeline.transfer_all(portraits[source_name], reference, models=["classical", "beautygan"])
             crops = [results["beautygan"].source_crop, results["beautygan"].reference_crop,
                      results["classical"].outputs[0], results["beautygan"].outputs[0]]
-            captions = [source_name, f"{reference_name}, {preset_name}", "classical", "beautygan"]
+            captions = [source_name, f"{reference_name}, {look_name}", "classical", "beautygan"]
             rows.append(np.hstack([labelled(crop.copy(), text) for crop, text in zip(crops, captions)]))
     sheet = np.vstack(rows)
     out = Path(args.out)
