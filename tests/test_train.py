@@ -150,6 +150,8 @@ def test_config_layers_defaults_file_and_overrides(tmp_path):
         load_config(None, {"synthetic_look_weights": '{"gothic": 1}'})
     with pytest.raises(ConfigError, match="positive sum"):
         load_config(None, {"synthetic_look_weights": '{"everyday": 0}'})
+    with pytest.raises(ConfigError, match="must be numbers"):
+        load_config(None, {"synthetic_look_weights": '{"everyday": "lots"}'})
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_zero():
@@ -423,7 +425,7 @@ def test_the_configured_mix_of_looks_reaches_the_synthetic_triplets(tmp_path):
 def test_the_command_line_reports_a_bad_config_without_a_traceback(tmp_path):
     (tmp_path / "run.toml").write_text("synthetic_look_weights = { gothic = 1 }\n")
     cases = {("--set", "stpes=1"): "error: unknown config key 'stpes'",
-             ("--config", str(tmp_path / "run.toml")): "error: config synthetic_look_weights names unknown looks"}
+             ("--config", str(tmp_path / "run.toml")): "error: config synthetic_look_weights: unknown looks ['gothic']"}
     for args, message in cases.items():
         done = subprocess.run([sys.executable, "-m", "makeup", "train", "teacher", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=120)

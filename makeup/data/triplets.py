@@ -68,7 +68,7 @@ def style_bank(split: str, count: int, seed: int = 0,
     _check_split(split)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split], 0x5717E])
     if look_weights:
-        names, probabilities = _look_probabilities(look_weights)
+        names, probabilities = look_probabilities(look_weights)
         styles = [random_style(rng, names[int(rng.choice(len(names), p=probabilities))]) for _ in range(count)]
     else:
         styles = [random_style(rng) for _ in range(count)]
@@ -132,10 +132,13 @@ def _pick_pair(faces: FaceSource, candidates: list[int], rng: np.random.Generato
     return source, others[int(rng.integers(len(others)))]
 
 
-def _look_probabilities(look_weights: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+def look_probabilities(look_weights: Mapping[str, float]) -> tuple[list[str], np.ndarray]:
+    """The look names and their probabilities from relative `look_weights`; ValueError if they cannot be used."""
     unknown = sorted(set(look_weights) - set(LOOKS))
     if unknown:
         raise ValueError(f"unknown looks {unknown} in the look weights: use {', '.join(LOOKS)}")
+    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in look_weights.values()):
+        raise ValueError(f"look weights must be numbers, got {dict(look_weights)}")
     weights = np.array([float(w) for w in look_weights.values()])
     if (weights < 0).any() or weights.sum() <= 0:
         raise ValueError(f"look weights must be non-negative with a positive sum, got {dict(look_weights)}")

@@ -133,17 +133,14 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
 
 
 def _check_look_weights(look_weights: dict[str, Any]) -> None:
-    from makeup.synth.style import LOOKS
+    """Fail at load time, with the config key named, rather than when the dataset is built."""
+    from makeup.data.triplets import look_probabilities
 
-    unknown = sorted(set(look_weights) - set(LOOKS))
-    if unknown:
-        raise ConfigError(f"config synthetic_look_weights names unknown looks {unknown}; known: {', '.join(LOOKS)}")
-    weights = list(look_weights.values())
-    if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights) or (
-        weights and sum(weights) <= 0
-    ):
-        raise ConfigError(f"config synthetic_look_weights must be non-negative numbers with a positive sum, "
-                          f"got {look_weights}")
+    if look_weights:
+        try:
+            look_probabilities(look_weights)
+        except ValueError as error:
+            raise ConfigError(f"config synthetic_look_weights: {error}") from None
 
 
 def parse_assignments(assignments: list[str]) -> dict[str, str]:
