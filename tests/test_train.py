@@ -430,3 +430,9 @@ def test_the_command_line_reports_a_bad_config_without_a_traceback(tmp_path):
         done = subprocess.run([sys.executable, "-m", "makeup", "train", "teacher", *args], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and done.stderr.startswith(message), done.stderr
+
+
+@pytest.mark.parametrize("recipe", sorted((REPO / "configs").glob("*.toml")), ids=lambda path: path.name)
+def test_every_shipped_recipe_loads(recipe):
+    config = load_config(recipe)
+    assert config.steps > 0 and config.image_size % 4 == 0
