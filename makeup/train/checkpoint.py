@@ -217,11 +217,16 @@ def save_checkpoint(
 
 
 def _write_latest(root: Path, name: str, step: int) -> None:
-    temporary = root / f".{LATEST_FILE}.tmp"
-    temporary.write_text(json.dumps({"checkpoint": name, "step": step}) + "\n")
+    _replace_json(root / LATEST_FILE, {"checkpoint": name, "step": step})
+
+
+def _replace_json(path: Path, value: Any, indent: int | None = None) -> None:
+    """Write `value` as JSON to `path` durably and in one step: readers see the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=indent) + "\n")
     _fsync_file(temporary)
-    os.replace(temporary, root / LATEST_FILE)
-    directory = os.open(root, os.O_RDONLY)
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # make the renames themselves durable
     finally:
@@ -335,9 +340,7 @@ def record_start(run_dir: Path, source: Path) -> None:
         "config": json.loads(config_file.read_text()) if config_file.is_file() else {},
         "started_from": read_start(source.parent.parent),
     }
-    temporary = run_dir / f".{STARTED_FROM_FILE}.tmp"
-    temporary.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(temporary, run_dir / STARTED_FROM_FILE)
+    _replace_json(run_dir / STARTED_FROM_FILE, record, indent=2)
 
 
 def read_start(run_dir: Path) -> dict[str, Any] | None:

@@ -107,25 +107,13 @@ def _write_card(
         f"- parameters: {card.params:,}; {card.gmacs} GMACs at 256x256, batch 1, both inputs",
         f"- weights: `{path.with_suffix('.safetensors').name}`, {dtype}",
         f"- trained on: {trained_on}",
-        f"- training: {training['steps']} steps, batch {config.get('batch_size')}, {config.get('image_size')} px, "
-        f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')}), "
-        f"synthetic looks {config.get('synthetic_look_weights') or 'in the usual mix'}",
-        f"- loss weights: adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
-        f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
-        f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
-        f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
-        f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
-        f"histogram per region {config.get('histogram_weights')}",
+        f"- training: {_stage(training['steps'], config)}",
+        f"- loss weights: {_loss_weights(config)}",
     ]
     earlier = training.get("started_from")
     while earlier:  # the stages before this run, latest first
-        previous = earlier["config"]
-        looks = previous.get("synthetic_look_weights") or "in the usual mix"
-        lines.append(
-            f"- started from: `{earlier['checkpoint']}`, {earlier['step']} steps of batch {previous.get('batch_size')} "
-            f"at {previous.get('image_size')} px, Adam {previous.get('lr_generator')}, paired "
-            f"{previous.get('paired_distance', 'l1')} {previous.get('paired_weight')}, synthetic looks {looks}"
-        )
+        lines.append(f"- started from: `{earlier['checkpoint']}`, {_stage(earlier['step'], earlier['config'])}; "
+                     f"loss weights {_loss_weights(earlier['config'])}")
         earlier = earlier.get("started_from")
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
@@ -134,3 +122,19 @@ def _write_card(
         lines += ["", "## Metrics", "", "```json", json.dumps(metrics, indent=2), "```"]
     lines += ["", "The full training config is in the safetensors metadata (`training`).", ""]
     path.write_text("\n".join(lines))
+
+
+def _stage(steps: int, config: dict[str, Any]) -> str:
+    """One training stage in a line: its length, batch, size, optimiser and mix of looks."""
+    return (f"{steps} steps of batch {config.get('batch_size')} at {config.get('image_size')} px, "
+            f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')}), "
+            f"synthetic looks {config.get('synthetic_look_weights') or 'in the usual mix'}")
+
+
+def _loss_weights(config: dict[str, Any]) -> str:
+    return (f"adversarial {config.get('adversarial_weight')}, cycle {config.get('cycle_weight')}, "
+            f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
+            f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
+            f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
+            f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
+            f"histogram per region {config.get('histogram_weights')}")
