@@ -293,28 +293,39 @@ class MakeupPipeline:
         sources = image_to_tensor(np.stack(source_crops), self.device)
         references = image_to_tensor(reference_crop, self.device).expand(len(source_crops), -1, -1, -1)
         if get_card(name).kind == "classical":
-            transferred, removed = network(sources, references, *self._region_masks(source_crops, reference_crop))
+            transferred, removed = network(sources, references, *self._regions(source_crops, reference_crop))
         else:
             transferred, removed = network(sources, references)
         outputs = tensor_to_image(transferred)
         outputs = [outputs] if outputs.ndim == 3 else list(outputs)
         return outputs, tensor_to_image(removed[:1])
 
-    def _region_masks(self, source_crops: list[np.ndarray], reference_crop: np.ndarray) -> tuple[torch.Tensor, ...]:
-        """Region masks (HISTOGRAM_REGIONS order) of the crops, for methods that work inside face regions."""
-        from makeup.regions import HISTOGRAM_REGIONS, RegionError, masks_from_image
+    def _regions(self, source_crops: list[np.ndarray], reference_crop: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """(source masks, reference masks, source landmarks, reference landmarks) of the crops, for the classical
+        methods: masks in HISTOGRAM_REGIONS order, Nx478x2 FaceMesh landmarks in crop pixels."""
+        from makeup.regions import HISTOGRAM_REGIONS, RegionError, detect_landmarks, masks_from_landmarks
 
-        def stacked(crop: np.ndarray, role: str) -> np.ndarray:
+        def regions(crop: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
             try:
-                masks = masks_from_image(crop)
+                landmarks = detect_landmarks(crop)
             except RegionError as error:
                 raise FaceError(f"The face regions of the {role} image could not be found: {error}", role) from error
-            return np.stack([masks[region] for region in HISTOGRAM_REGIONS]).astype(np.float32)
+            masks = masks_from_landmarks(landmarks, crop.shape[:2])
+            return np.stack([masks[region] for region in HISTOGRAM_REGIONS]).astype(np.float32), landmarks
 
-        source_masks = torch.from_numpy(np.stack([stacked(crop, "source") for crop in source_crops]))
-        source_masks = source_masks.to(self.device)
-        reference_masks = torch.from_numpy(stacked(reference_crop, "reference")).to(self.device)
-        return source_masks, reference_masks.expand_as(source_masks)
+        sources = [regions(crop, "source") for crop in source_crops]
+        reference_masks, reference_landmarks = regions(reference_crop, "reference")
+        count = len(source_crops)
+
+        def tensor(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
+
+        return (
+            tensor(np.stack([masks for masks, _ in sources])),
+            tensor(reference_masks).expand(count, -1, -1, -1),
+            tensor(np.stack([landmarks for _, landmarks in sources])),
+            tensor(reference_landmarks).expand(count, -1, -1),
+        )
 
 
 def blend(source: np.ndarray, output: np.ndarray, intensity: float) -> np.ndarray:

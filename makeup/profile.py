@@ -55,10 +55,19 @@ def example_region_masks(size: int = 256, batch: int = 1, device: torch.device |
     return masks.to(device)
 
 
+def example_landmarks(size: int = 256, batch: int = 1, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Nx478x2 seeded random points inside the middle of the crop: stand-ins for FaceMesh landmarks, enough to
+    time a landmark-based method (its regions are nonsense shapes of realistic size)."""
+    generator = torch.Generator().manual_seed(1)
+    points = 0.25 + 0.5 * torch.rand(478, 2, generator=generator)
+    return (points * (size - 1)).expand(batch, -1, -1).to(device)
+
+
 def example_inputs(kind: str, size: int = 256, batch: int = 1,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
     """Random inputs in [-1, 1] for a model of `kind`: (source, reference) for generators, one image for
-    discriminators, and (source, reference, source_masks, reference_masks) for classical methods."""
+    discriminators, and (source, reference, source_masks, reference_masks, source_landmarks,
+    reference_landmarks) for classical methods."""
     generator = torch.Generator().manual_seed(0)
 
     def image() -> torch.Tensor:
@@ -68,7 +77,8 @@ def example_inputs(kind: str, size: int = 256, batch: int = 1,
         return (image(),)
     if kind == "classical":
         masks = example_region_masks(size, batch, device)
-        return image(), image(), masks, masks
+        landmarks = example_landmarks(size, batch, device)
+        return image(), image(), masks, masks, landmarks, landmarks
     return image(), image()
 
 

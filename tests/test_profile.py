@@ -67,8 +67,9 @@ def test_params_count_shared_weights_once():
 def test_example_inputs_per_kind():
     assert [t.shape for t in example_inputs("generator", 32, batch=2)] == [(2, 3, 32, 32)] * 2
     assert [t.shape for t in example_inputs("discriminator", 32)] == [(1, 3, 32, 32)]
-    source, reference, source_masks, reference_masks = example_inputs("classical", 64)
-    assert source_masks.shape == (1, 4, 64, 64)
+    source, reference, source_masks, reference_masks, source_landmarks, _ = example_inputs("classical", 64)
+    assert source_masks.shape == (1, 4, 64, 64) and source_landmarks.shape == (1, 478, 2)
+    assert 0 <= source_landmarks.min() and source_landmarks.max() <= 63
     assert source.min() >= -1 and source.max() <= 1 and not torch.equal(source, reference)
     masks = example_region_masks(100)
     assert set(masks.unique().tolist()) == {0.0, 1.0}

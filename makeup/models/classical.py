@@ -7,7 +7,8 @@ Pixels outside the masks are never touched, so every network has to beat it on c
 
 Unlike the generators it needs the region masks of both faces:
 `model(source, reference, source_masks, reference_masks) -> (transferred, demakeup)`, with images Nx3xHxW in
-[-1, 1] and masks NxRxHxW in `makeup.regions.HISTOGRAM_REGIONS` order. "Demakeup" is the same transfer the
+[-1, 1] and masks NxRxHxW in `makeup.regions.HISTOGRAM_REGIONS` order. Every classical method takes the same
+arguments plus both faces' landmarks (Nx478x2, optional here; `makeup.synth.example` needs them). "Demakeup" is the same transfer the
 other way round (the reference given the source's region colours).
 """
 
@@ -153,8 +154,11 @@ class ClassicalTransfer(nn.Module):
         reference: torch.Tensor,
         source_masks: torch.Tensor | None = None,
         reference_masks: torch.Tensor | None = None,
+        source_landmarks: torch.Tensor | None = None,
+        reference_landmarks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(source wearing the reference's region colours, reference wearing the source's)."""
+        """(source wearing the reference's region colours, reference wearing the source's). Landmarks are
+        accepted, as every classical method's are, and not needed: the masks say where the regions are."""
         if source_masks is None or reference_masks is None:
             raise ValueError(
                 "the classical baseline needs the region masks of both faces (source_masks and reference_masks, "

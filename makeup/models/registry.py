@@ -21,6 +21,9 @@ BUILTIN_MODULES = (
     "makeup.models.students",
     "makeup.models.discriminator",
     "makeup.models.classical",
+    # numpy/OpenCV code of the data layer, registered as a classical method; imported by name only when the
+    # registry is first asked, so the models layer itself never depends on it
+    "makeup.synth.example",
 )
 
 

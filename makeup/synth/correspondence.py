@@ -1,0 +1,128 @@
+"""Dense correspondence between two aligned faces: a piecewise-affine warp through their FaceMesh landmarks.
+
+`warp_to(image, from_points, to_points)` moves a face onto another's geometry: every pixel of the destination
+belongs to one triangle of a triangulation of the destination's landmarks (the first 468 FaceMesh points, the
+iris points being redundant with the eye contour, plus 8 points on the crop border so the whole crop is
+covered), and samples the image at the same barycentric position in the matching source triangle. The per-pixel
+maps are built in one vectorised pass and applied with a single `cv2.remap`.
+
+The triangulation is the Delaunay triangulation of the *destination* points, so destination triangles never
+overlap and each destination pixel has exactly one source position, whatever the pose; a triangulation fixed in
+advance folds over itself on turned faces. Faces without landmarks (caches prepared from label maps) fall back on
+the similarity alignment the crops already share: the warp is the identity.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MESH_POINTS = 468  # FaceMesh's face points; 468..477 are the irises
+BORDER_POINTS = 8
+
+
+def border_points(size: tuple[int, int]) -> np.ndarray:
+    """The crop's 4 corners and 4 edge midpoints, (8, 2) float32 (x, y): fixed points of every warp."""
+    height, width = size
+    right, bottom = width - 1.0, height - 1.0
+    return np.array(
+        [[0, 0], [right / 2, 0], [right, 0], [right, bottom / 2], [right, bottom], [right / 2, bottom],
+         [0, bottom], [0, bottom / 2]],
+        dtype=np.float32,
+    )
+
+
+def control_points(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(476, 2) float32: the 468 face points of `landmarks` (clipped to the crop) and the 8 border points."""
+    points = np.asarray(landmarks, dtype=np.float32)[:MESH_POINTS]
+    if points.shape != (MESH_POINTS, 2):
+        raise ValueError(f"expected at least {MESH_POINTS} FaceMesh landmarks (N, 2), got {np.shape(landmarks)}")
+    height, width = size
+    points = np.clip(points, [0.0, 0.0], [width - 1.0, height - 1.0])
+    return np.concatenate([points, border_points(size)])
+
+
+def delaunay(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(T, 3) int32 vertex indices of the Delaunay triangulation of `points` (all inside the crop)."""
+    height, width = size
+    subdiv = cv2.Subdiv2D((-1, -1, width + 2, height + 2))
+    points = np.asarray(points, dtype=np.float32)
+    # Subdiv2D returns triangles by their corners' coordinates: map those back to point indices (the first of
+    # any coincident points), and drop triangles that touch Subdiv2D's own outer vertices.
+    index_of = {}
+    for index, (x, y) in enumerate(points):
+        index_of.setdefault((float(x), float(y)), index)
+        subdiv.insert((float(x), float(y)))
+    corners = subdiv.getTriangleList().astype(np.float32).reshape(-1, 3, 2)
+    triangles = []
+    for triangle in corners:
+        ids = [index_of.get((float(x), float(y))) for x, y in triangle]
+        if None not in ids:
+            triangles.append(ids)
+    return np.asarray(triangles, dtype=np.int32).reshape(-1, 3)
+
+
+def warp_maps(from_points: np.ndarray, to_points: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(map_x, map_y) float32 HxW for `cv2.remap`: where in the `from` face each pixel of the `to` face samples.
+
+    `from_points` and `to_points` are matching (N, 2) control points (see `control_points`).
+    """
+    height, width = size
+    triangles = delaunay(to_points, size)
+    # Which triangle each destination pixel lies in (-1: none, kept as the identity).
+    owner = np.full((height, width), -1, np.int32)
+    scaled = np.round(to_points * 16).astype(np.int32)
+    for index, triangle in enumerate(triangles):
+        cv2.fillConvexPoly(owner, scaled[triangle], int(index), cv2.LINE_8, 4)
+    affines = _affines(to_points[triangles], from_points[triangles])  # (T, 2, 3): destination -> source
+    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    covered = owner >= 0
+    matrix = affines[np.maximum(owner, 0)]
+    map_x = matrix[..., 0, 0] * grid_x + matrix[..., 0, 1] * grid_y + matrix[..., 0, 2]
+    map_y = matrix[..., 1, 0] * grid_x + matrix[..., 1, 1] * grid_y + matrix[..., 1, 2]
+    map_x = np.where(covered, map_x, grid_x).astype(np.float32)
+    map_y = np.where(covered, map_y, grid_y).astype(np.float32)
+    return map_x, map_y
+
+
+def _affines(destination: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) affine maps taking each destination triangle (T, 3, 2) onto its source triangle."""
+    ones = np.ones((*destination.shape[:2], 1), np.float64)
+    dst = np.concatenate([destination.astype(np.float64), ones], axis=2)  # (T, 3, 3): rows [x, y, 1]
+    src = source.astype(np.float64)  # (T, 3, 2)
+    # Degenerate (zero-area) triangles own no pixels; a tiny ridge keeps the solve defined for them.
+    ridge = np.eye(3) * 1e-9
+    solution = np.linalg.solve(np.transpose(dst, (0, 2, 1)) @ dst + ridge, np.transpose(dst, (0, 2, 1)) @ src)
+    return np.transpose(solution, (0, 2, 1)).astype(np.float32)  # (T, 2, 3)
+
+
+class Correspondence:
+    """Where each pixel of the `to` face samples the `from` face: built once per pair, applied to any number of
+    arrays (the image, its masks). Without landmarks on either side it is the identity."""
+
+    def __init__(self, from_landmarks: np.ndarray | None, to_landmarks: np.ndarray | None, size: tuple[int, int]):
+        self.size = (int(size[0]), int(size[1]))
+        self.maps = None
+        if from_landmarks is not None and to_landmarks is not None:
+            self.maps = warp_maps(control_points(from_landmarks, self.size), control_points(to_landmarks, self.size),
+                                  self.size)
+
+    def warp(self, array: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """`array` (HxW or HxWxC, the crop's size) moved from the `from` face's geometry onto the `to` face's."""
+        array = np.asarray(array)
+        if array.shape[:2] != self.size:
+            raise ValueError(f"expected an array of the crop's size {self.size}, got shape {array.shape}")
+        if self.maps is None:
+            return array.copy()
+        return cv2.remap(array, *self.maps, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_to(image: np.ndarray, from_landmarks: np.ndarray | None, to_landmarks: np.ndarray | None,
+            interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """`image` (a face with landmarks `from_landmarks`) moved onto the geometry of `to_landmarks`, same size.
+
+    Works on any HxW or HxWxC array (images, masks). Without landmarks on either side the image is returned as it
+    is: aligned crops already share a similarity alignment.
+    """
+    array = np.asarray(image)
+    return Correspondence(from_landmarks, to_landmarks, array.shape[:2]).warp(array, interpolation)
