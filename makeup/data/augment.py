@@ -32,7 +32,17 @@ class FaceAugment:
         """Flip, warp and recolour a source face and warp its masks with it."""
         image, masks = self.reference(image, masks, rng)
         image, masks = self._warp(image, masks, rng)
-        return self._recolour(image, rng), masks
+        return self._recolour([image], rng)[0], masks
+
+    def source_and_target(self, image: np.ndarray, target: np.ndarray, masks: dict[str, np.ndarray],
+                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """`source` for a face and its (pseudo) target together: the same flip, warp and recolouring for both, so
+        the target stays exact for the jittered source."""
+        both = np.concatenate([image, target], axis=2)  # one 6-channel image: every geometric step applies to both
+        both, masks = self.reference(both, masks, rng)
+        both, masks = self._warp(both, masks, rng)
+        image, target = self._recolour([both[..., :3], both[..., 3:]], rng)
+        return image, target, masks
 
     def reference(self, image: np.ndarray, masks: dict[str, np.ndarray], rng: np.random.Generator
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -59,14 +69,21 @@ class FaceAugment:
         warped_masks = {name: stack[..., i].astype(np.float32) for i, name in enumerate(names)}
         return warped, warped_masks
 
-    def _recolour(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _recolour(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """The same colour jitter on every image of `images` (a face and its target)."""
         if self.brightness <= 0 and self.contrast <= 0 and self.saturation <= 0:
-            return image
-        pixels = image.astype(np.float32)
-        grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            return [np.ascontiguousarray(image) for image in images]
         saturation = 1.0 + rng.uniform(-self.saturation, self.saturation)
-        pixels = grey[..., None] + saturation * (pixels - grey[..., None])
         contrast = 1.0 + rng.uniform(-self.contrast, self.contrast)
-        pixels = grey.mean() + contrast * (pixels - grey.mean())
-        pixels *= 1.0 + rng.uniform(-self.brightness, self.brightness)
-        return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
+        brightness = 1.0 + rng.uniform(-self.brightness, self.brightness)
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        mean_grey = float((images[0].astype(np.float32) @ weights).mean())  # the face's, for both images
+        out = []
+        for image in images:
+            pixels = image.astype(np.float32)
+            grey = pixels @ weights
+            pixels = grey[..., None] + saturation * (pixels - grey[..., None])
+            pixels = mean_grey + contrast * (pixels - mean_grey)
+            pixels *= brightness
+            out.append(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+        return out

@@ -31,6 +31,7 @@ from makeup.data.triplets import (
 from makeup.models.tensors import image_to_tensor
 from makeup.regions import histogram_masks
 from makeup.synth import render
+from makeup.synth.example import example_transfer
 
 
 def split_key(key: Key, default_epoch: int) -> tuple[int, int]:
@@ -118,27 +119,47 @@ class SyntheticTriplets(_PairDataset):
 
 
 class RealPairs(_PairDataset):
-    """Unpaired real pairs: a bare source and a real makeup reference of the split, no ground truth.
+    """Real pairs: a bare source and a real makeup reference of the split.
 
-    The histogram (makeup) loss uses their masks. The source is jittered, the reference only flipped.
+    Without `pseudo_targets` they are unpaired (no ground truth): the histogram (makeup) loss uses their masks.
+    With it, each pair's target is the example-based transfer of the reference's makeup onto the source
+    (`makeup.synth.example`), computed on the cached crops before augmentation, so it depends only on the pair;
+    the source and its target are then jittered together, the reference only flipped.
     """
 
     _stream = 12
 
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
-                 augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS):
+                 augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+                 pseudo_targets: bool = False):
         super().__init__(faces, split, seed, length, augment, fractions)
         self.references = split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions)
         if not self.references:
             raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
+        self.pseudo_targets = pseudo_targets
+
+    def pseudo_target(self, source: int, reference: int) -> np.ndarray:
+        """Face `source` wearing the makeup of face `reference`, by the example-based transfer (deterministic)."""
+        landmarks = getattr(self.faces, "landmarks", None)  # an MT-format folder has none: similarity alignment
+        return example_transfer(
+            self.faces.image(source), self.faces.image(reference), self.faces.masks(source),
+            self.faces.masks(reference),
+            landmarks(source) if landmarks else None, landmarks(reference) if landmarks else None,
+        )
 
     def __getitem__(self, key: Key) -> dict:
         rng = self._rng(key)
         a = self.sources[int(rng.integers(len(self.sources)))]
         b = self.references[int(rng.integers(len(self.references)))]
-        source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
+        target = None
+        if self.pseudo_targets:
+            target = self.pseudo_target(a, b)
+            source, target, source_masks = self.augment.source_and_target(
+                self.faces.image(a), target, self.faces.masks(a), rng)
+        else:
+            source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
         reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
-        return self._item(source, source_masks, reference, reference_masks, None, "real")
+        return self._item(source, source_masks, reference, reference_masks, target, "real")
 
 
 def worker_init(worker_id: int) -> None:
@@ -184,8 +205,9 @@ class MixedPairs(Dataset):
 def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_fraction: float = 0.25,
                    length: int | None = None, augment: FaceAugment | None = None,
                    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                   look_weights: Mapping[str, float] | None = None) -> Dataset:
-    """The usual training mix over a cache: synthetic triplets plus `real_fraction` real unpaired pairs.
+                   look_weights: Mapping[str, float] | None = None, pseudo_targets: bool = False) -> Dataset:
+    """The usual training mix over a cache: synthetic triplets plus `real_fraction` real pairs (with
+    example-based pseudo targets when `pseudo_targets`).
 
     Falls back on synthetic triplets alone when the split holds no real makeup faces. `look_weights` sets the
     mix of synthetic looks (see `style_bank`).
@@ -194,5 +216,6 @@ def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_
                                   look_weights=look_weights)
     if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
         return synthetic
-    real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions)
+    real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
+                     pseudo_targets=pseudo_targets)
     return MixedPairs(synthetic, real, real_fraction, length)

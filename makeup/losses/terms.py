@@ -121,6 +121,10 @@ class PairedTerm(LossTerm):
     """Synthetic triplets: L1 (or, with `distance="l2"`, squared error) between the transferred face and its
     exact ground truth. The term is named "paired_l1" or "paired_l2" after its distance.
 
+    With `samples="real"` it is the same distance on the real pairs that carry an example-based pseudo target
+    instead, named "pseudo_l1" or "pseudo_l2": a separate term, so that the approximate targets get their own
+    weight.
+
     `region_weight` adds that much weight to the pixels of the lips and eye-shadow masks (HISTOGRAM_REGIONS
     channels 0, 2 and 3): they are a few percent of the crop but carry most of the makeup, so at weight 0 a
     generator near the identity gets little signal about the makeup itself. `outside_weight` adds weight to the
@@ -129,15 +133,20 @@ class PairedTerm(LossTerm):
 
     DISTANCES = {"l1": paired_l1_loss, "l2": paired_l2_loss}
 
+    SAMPLES = ("synthetic", "real")
+
     def __init__(self, weight: float, region_weight: float = 0.0, distance: str = "l1",
-                 outside_weight: float = 0.0) -> None:
+                 outside_weight: float = 0.0, samples: str = "synthetic") -> None:
         super().__init__(weight)
         if distance not in self.DISTANCES:
             raise ValueError(f"paired distance must be one of {', '.join(self.DISTANCES)}, got {distance!r}")
+        if samples not in self.SAMPLES:
+            raise ValueError(f"paired samples must be one of {', '.join(self.SAMPLES)}, got {samples!r}")
         self.region_weight = float(region_weight)
         self.outside_weight = float(outside_weight)
         self.distance = distance
-        self.name = f"paired_{distance}"
+        self.samples = samples
+        self.name = f"{'paired' if samples == 'synthetic' else 'pseudo'}_{distance}"
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         batch = step.batch
@@ -147,7 +156,9 @@ class PairedTerm(LossTerm):
             regions = masks[:, [0, 2, 3]].amax(dim=1, keepdim=True)
             outside = 1.0 - masks.amax(dim=1, keepdim=True)
             pixel_weights = 1.0 + self.region_weight * regions + self.outside_weight * outside
-        return self.DISTANCES[self.distance](step.transferred, batch["target"], batch["has_target"], pixel_weights)
+        wanted = step.is_real if self.samples == "real" else 1.0 - step.is_real
+        has_target = batch["has_target"].float() * wanted
+        return self.DISTANCES[self.distance](step.transferred, batch["target"], has_target, pixel_weights)
 
 
 class PreservationTerm(LossTerm):
@@ -172,7 +183,8 @@ class PairedPerceptualTerm(LossTerm):
         self.perceptual = perceptual
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
-        return self.perceptual(step.transferred, step.batch["target"], weights=step.batch["has_target"])
+        synthetic = step.batch["has_target"].float() * (1.0 - step.is_real)  # not the approximate pseudo targets
+        return self.perceptual(step.transferred, step.batch["target"], weights=synthetic)
 
 
 class HistogramTerm(LossTerm):

@@ -329,10 +329,35 @@ def load_training_state(folder: Path) -> TrainingState:
 STARTED_FROM_FILE = "started_from.json"
 
 
+def load_generator_weights(path: Path, generator: torch.nn.Module) -> None:
+    """Start `generator` from an exported weights file (e.g. the shipped teacher) instead of a checkpoint."""
+    from makeup.weights import WeightsError, load_weights_file
+
+    try:
+        trained = load_weights_file(path, at_working_size=False)
+    except WeightsError as error:
+        raise CheckpointError(f"cannot start from {path}: {error}") from error
+    try:
+        generator.load_state_dict({key: value.float() for key, value in trained.state_dict().items()})
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{path} holds a {trained.model_name!r} generator that does not fit the one being trained ({error})"
+        ) from error
+
+
 def record_start(run_dir: Path, source: Path) -> None:
     """Note in `run_dir` that the run started from checkpoint `source` (`init_from`): its step, its run's config
-    and, recursively, where that run started. The model card of an export lists every stage from this."""
+    and, recursively, where that run started. The model card of an export lists every stage from this. A weights
+    file as `source` contributes the training record in its metadata."""
     source = Path(source)
+    if source.suffix == ".safetensors":
+        from makeup.weights import read_weights_metadata
+
+        training = json.loads(read_weights_metadata(source).get("training", "{}"))
+        record = {"checkpoint": str(source), "step": int(training.get("steps", 0)),
+                  "config": training.get("config", {}), "started_from": training.get("started_from")}
+        _replace_json(run_dir / STARTED_FROM_FILE, record, indent=2)
+        return
     config_file = source / "config.json"
     record = {
         "checkpoint": str(source),

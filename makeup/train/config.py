@@ -66,6 +66,10 @@ class TrainConfig:
     paired_region_weight: float = 0.0  # extra paired weight on lip and eye-shadow pixels (not in BeautyGAN)
     paired_outside_weight: float = 0.0  # extra paired weight outside every makeup region (not in BeautyGAN)
     paired_perceptual_weight: float = 0.01
+    # real pairs: the paired distance to an example-based pseudo target (makeup.synth.example), with the paired
+    # term's region and outside weights; above 0 the data workers compute the targets (not in BeautyGAN)
+    pseudo_target_weight: float = 0.0
+    pseudo_target_distance: str = "l2"  # "l1" or "l2"
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram

@@ -87,8 +87,8 @@ class GeneratorWithFeatures(nn.Module):
 
 
 def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm]:
-    """BeautyGAN's objective plus the paired terms for synthetic triplets and the preservation term for real pairs;
-    zero-weight terms are left out."""
+    """BeautyGAN's objective plus the paired terms (synthetic triplets' ground truth, real pairs' pseudo targets)
+    and the preservation term for real pairs; zero-weight terms are left out."""
     perceptual = None
     if config.perceptual_backbone != "none" and (config.perceptual_weight or config.paired_perceptual_weight):
         backbone = create_backbone(config.perceptual_backbone, config.perceptual_weights_path)
@@ -99,6 +99,8 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         IdentityTerm(config.identity_weight),
         PairedTerm(config.paired_weight, config.paired_region_weight, config.paired_distance,
                    config.paired_outside_weight),
+        PairedTerm(config.pseudo_target_weight, config.paired_region_weight, config.pseudo_target_distance,
+                   config.paired_outside_weight, samples="real"),
         PreservationTerm(config.preservation_weight),
         HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic),
     ]
@@ -126,6 +128,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
         length=config.samples_per_epoch,
         augment=None if config.augment else FaceAugment.none(),
         look_weights=config.synthetic_look_weights,
+        pseudo_targets=config.pseudo_target_weight > 0,
     )
 
 
@@ -322,7 +325,10 @@ def _train(
             scaler.load_state_dict(resumed.scaler)
         step = resumed.step
     started_from = None
-    if saved is None and init_from:
+    if saved is None and init_from and str(init_from).endswith(".safetensors"):
+        started_from = Path(init_from)  # shipped weights: the generator starts from them, the discriminators afresh
+        checkpoint.load_generator_weights(started_from, generator)
+    elif saved is None and init_from:
         started_from = checkpoint.find_checkpoint(init_from)
         if started_from is None:
             raise checkpoint.CheckpointError(f"no checkpoint found at {init_from}")

@@ -1,0 +1,203 @@
+"""Dense correspondence and the example-based transfer on real public-domain faces, and the pseudo targets that
+real training pairs get from it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from makeup.synth import preset, render
+from makeup.synth.correspondence import Correspondence, control_points, warp_maps, warp_to
+from makeup.synth.example import ExampleTransferConfig, example_transfer, example_transfer_from_landmarks
+
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from makeup.face import FaceDetector
+
+    return FaceDetector(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def faces(astronaut, grace_hopper):
+    """Aligned 256 px crops of the two portraits with their FaceMesh landmarks and region masks."""
+    pytest.importorskip("mediapipe", reason="FaceMesh landmarks need mediapipe 0.10.21 (the train extra)")
+    from makeup.face import align_face, detect_faces
+    from makeup.regions import detect_landmarks, masks_from_landmarks
+
+    found = []
+    for photo in (astronaut, grace_hopper):
+        crop = align_face(photo, detect_faces(photo)[0].landmarks, size=SIZE).crop
+        points = detect_landmarks(crop)
+        found.append((crop, points, masks_from_landmarks(points, crop.shape[:2])))
+    return found
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def test_a_face_warped_onto_itself_is_unchanged(faces):
+    crop, points, _ = faces[0]
+    same = warp_to(crop, points, points)
+    difference = np.abs(same.astype(int) - crop.astype(int))
+    assert difference.mean() < 0.5 and np.percentile(difference, 99) <= 2  # interpolation error only
+
+
+def test_a_warped_grid_lands_on_the_target_landmarks(faces):
+    (_, from_points, _), (_, to_points, _) = faces
+    map_x, map_y = warp_maps(control_points(from_points, (SIZE, SIZE)), control_points(to_points, (SIZE, SIZE)),
+                             (SIZE, SIZE))
+    # a "grid" image whose pixels hold their own coordinates, warped: each target landmark reads its source twin
+    for index in (1, 33, 61, 133, 152, 263, 291, 362):
+        x, y = to_points[index]
+        sampled = cv2.remap(np.dstack([*np.meshgrid(np.arange(SIZE), np.arange(SIZE))]).astype(np.float32),
+                            map_x, map_y, cv2.INTER_LINEAR)[int(round(y)), int(round(x))]
+        assert np.linalg.norm(sampled - from_points[index]) < 1.5, index
+    assert np.allclose(warp_to(np.eye(4), None, to_points), np.eye(4))  # no landmarks: similarity alignment only
+    with pytest.raises(ValueError, match="crop's size"):
+        Correspondence(from_points, to_points, (SIZE, SIZE)).warp(np.zeros((10, 10)))
+
+
+def test_eyes_and_mouth_opening_are_never_copied(faces):
+    (source, source_points, source_masks), (reference, reference_points, reference_masks) = faces
+    garish = reference.copy()
+    openings = np.maximum.reduce([reference_masks[n] for n in ("eye_left", "eye_right", "mouth")]) > 0.5
+    garish[openings] = (0, 255, 0)  # irises and teeth nobody could miss
+    out = example_transfer(source, garish, source_masks, reference_masks, source_points, reference_points)
+    own = np.maximum.reduce([source_masks[n] for n in ("eye_left", "eye_right", "mouth")]) > 0.5
+    assert np.array_equal(out[own], source[own])  # the source keeps its own eyes and mouth opening, exactly
+    green = (out[..., 1].astype(int) - np.maximum(out[..., 0], out[..., 2]) > 120)
+    assert not green.any()  # and nothing of the reference's openings lands anywhere else
+
+
+def test_the_example_transfer_on_a_synthetic_triplet_is_closer_to_the_truth_than_the_source(faces):
+    from makeup.evaluate.metrics import psnr, region_ciede2000
+
+    (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
+    style = preset("berry-bold")
+    reference, truth = render(bare, reference_masks, style), render(source, source_masks, style)
+    out = example_transfer(source, reference, source_masks, reference_masks, source_points, reference_points)
+    face = source_masks["face"]
+    assert psnr(out, truth, face) > psnr(source, truth, face) + 1.0
+    lips = source_masks["lips"]
+    assert region_ciede2000(out, truth, lips) < 0.6 * region_ciede2000(source, truth, lips)
+    # hair and background are left exactly as they were
+    outside = source_masks["face"] < 0.5
+    assert np.array_equal(out[outside], source[outside])
+
+
+def test_skin_keeps_its_lightness_and_moves_only_part_of_the_way(faces):
+    (source, source_points, source_masks), (reference, reference_points, reference_masks) = faces
+    darker = np.clip(reference.astype(int) * 0.7, 0, 255).astype(np.uint8)  # a much darker reference skin
+    plain = ExampleTransferConfig(eyes=0.0, lips=0.0, cheeks=0.0)
+    out = example_transfer(source, darker, source_masks, reference_masks, source_points, reference_points, plain)
+    skin = (source_masks["skin"] > 0.5) & (source_masks["cheek_left"] + source_masks["cheek_right"] < 0.5)
+    source_lab, out_lab, reference_lab = _lab(source)[skin], _lab(out)[skin], _lab(darker)[reference_masks["skin"] > 0.5]
+    assert np.abs(out_lab[:, 0] - source_lab[:, 0]).max() < 1.0  # lightness: the source's own
+    moved = np.median(out_lab[:, 1:], axis=0) - np.median(source_lab[:, 1:], axis=0)
+    wanted = np.median(reference_lab[:, 1:], axis=0) - np.median(source_lab[:, 1:], axis=0)
+    assert np.all(np.abs(moved) <= np.abs(wanted) * 0.4 + 0.5)  # foundation: a quarter of the way by default
+
+
+def test_the_transfer_is_deterministic_and_works_from_landmarks_alone(faces):
+    (source, source_points, _), (reference, reference_points, _) = faces
+    first = example_transfer_from_landmarks(source, reference, source_points, reference_points)
+    second = example_transfer_from_landmarks(source, reference, source_points, reference_points)
+    assert np.array_equal(first, second) and first.shape == source.shape and first.dtype == np.uint8
+    with pytest.raises(ValueError, match="uint8"):
+        example_transfer_from_landmarks(source.astype(np.float32), reference, source_points, reference_points)
+
+
+def test_the_example_method_is_registered_and_runs_in_the_pipeline(detector, astronaut, grace_hopper):
+    from makeup.models import create_model, get_card, list_models
+    from makeup.pipeline import MakeupPipeline
+
+    assert "example" in list_models("classical") and get_card("example").params == 0
+    model = create_model("example", foundation=0.0)
+    assert model.config.foundation == 0.0
+    pipeline = MakeupPipeline(models=["example"], device="cpu", crop_size=SIZE, detector=detector)
+    result = pipeline.transfer(astronaut, grace_hopper)
+    assert result.trained and result.image.shape == astronaut.shape
+    assert not np.array_equal(result.outputs[0], result.source_crops[0])
+
+
+@pytest.fixture(scope="module")
+def real_pair_cache(tmp_path_factory, faces):
+    """A 128 px cache: both portraits and their mirror images bare, and each wearing a preset as a real makeup
+    reference (every face its own identity, all in the train split of the fractions used below)."""
+    from makeup.data.cache import FaceRecord, pack_masks, write_cache
+    from makeup.regions import masks_from_landmarks
+
+    images, masks, landmarks, records = [], [], [], []
+    for number, (crop, points, _) in enumerate(faces):
+        small = cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA)
+        small_points = points * 0.5
+        mirrored_points = small_points.copy()
+        mirrored_points[:, 0] = 127.0 - mirrored_points[:, 0]
+        variants = [(small, small_points, "non-makeup"), (np.ascontiguousarray(small[:, ::-1]), mirrored_points, "face")]
+        region_masks = masks_from_landmarks(small_points, (128, 128))
+        look = preset("smoky-eye" if number else "classic-red")
+        variants.append((render(small, region_masks, look), small_points, "makeup"))
+        for image, image_points, kind in variants:
+            images.append(image)
+            masks.append(pack_masks(masks_from_landmarks(image_points, (128, 128))))
+            landmarks.append(image_points)
+            records.append(FaceRecord(id=f"face-{len(records)}", image=f"{len(records)}.png", kind=kind,
+                                      identity=f"person-{len(records)}"))
+    root = tmp_path_factory.mktemp("real-pairs")
+    write_cache(root, np.stack(images), np.stack(masks), np.stack(landmarks), records)
+    return root
+
+
+def test_pseudo_targets_are_the_example_transfer_and_deterministic_per_pair_and_epoch(real_pair_cache):
+    import torch
+
+    from makeup.data import FaceAugment, FaceCache, RealPairs
+    from makeup.models.tensors import tensor_to_image
+
+    cache = FaceCache(real_pair_cache)
+    plain = RealPairs(cache, "train", length=6, fractions=(1.0, 0.0, 0.0), augment=FaceAugment.none(),
+                      pseudo_targets=True)
+    item = plain[(0, 2)]
+    assert item["kind"] == "real" and bool(item["has_target"])
+    source, reference, target = (tensor_to_image(item[key]) for key in ("source", "reference", "target"))
+    a = next(i for i in plain.sources if np.array_equal(cache.image(i), source))
+    b = next(i for i in plain.references if np.array_equal(cache.image(i), reference))
+    expected = example_transfer(cache.image(a), cache.image(b), cache.masks(a), cache.masks(b), cache.landmarks(a),
+                                cache.landmarks(b))
+    assert np.abs(target.astype(int) - expected).max() <= 1  # the [-1, 1] round trip of the tensor only
+    assert not np.array_equal(target, source)
+
+    jittered = RealPairs(cache, "train", length=6, fractions=(1.0, 0.0, 0.0), pseudo_targets=True)
+    first, again = jittered[(3, 1)], jittered[(3, 1)]
+    assert all(torch.equal(first[key], again[key]) for key in ("source", "reference", "target"))
+    assert not torch.equal(first["source"], jittered[(4, 1)]["source"])  # another epoch, another jitter
+    # source and target are jittered together: away from the makeup they still agree pixel for pixel
+    agree = (first["source"] - first["target"]).abs().amax(dim=0) < 1e-6
+    assert agree.float().mean() > 0.5
+
+
+def test_a_few_training_steps_on_real_pairs_lower_the_pseudo_target_loss(real_pair_cache, tmp_path):
+    import torch
+
+    from makeup.train import TrainConfig, train
+    from makeup.train.log import LOG_FILE, read_log
+
+    torch.set_num_threads(1)
+    config = TrainConfig(
+        cache=str(real_pair_cache), out_dir=str(tmp_path / "run"), image_size=64, synthetic_fraction=0.0,
+        samples_per_epoch=64, num_workers=0, augment=False, generator_options={"width": 8, "residual_blocks": 1},
+        discriminator_options={"width": 8}, batch_size=2, steps=16, lr_generator=2e-3, beta1=0.9,
+        adversarial_weight=0.0, cycle_weight=0.0, identity_weight=0.0, perceptual_weight=0.0,
+        paired_perceptual_weight=0.0, perceptual_backbone="none", histogram_weights=(0.0, 0.0, 0.0, 0.0),
+        paired_distance="l2", pseudo_target_weight=10.0, log_every=1, sample_every=0, checkpoint_every=0,
+        progress=False,
+    )
+    train(config)
+    losses = [record["loss/pseudo_l2"] for record in read_log(tmp_path / "run" / LOG_FILE) if "step" in record]
+    assert len(losses) == 16
+    assert np.mean(losses[-4:]) < 0.7 * np.mean(losses[:4])
