@@ -83,7 +83,7 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
     assert result["synthetic"]["count"] == 3 and result["real"]["count"] == 2
     for section in ("synthetic", "real"):
         rows = {row["model"]: row for row in result[section]["rows"]}
-        assert list(rows) == ["identity", "classical", "slim-s", "slim-s-run3"]
+        assert list(rows) == ["identity", "classical", "example", "slim-s", "slim-s-run3"]
         assert rows["slim-s"]["trained"] is False and rows["slim-s"]["weights"].startswith("UNTRAINED")
         assert rows["identity"]["trained"] and rows["classical"]["trained"] and rows["slim-s-run3"]["trained"]
     synthetic = {row["model"]: row["metrics"] for row in result["synthetic"]["rows"]}
@@ -92,6 +92,8 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
     assert real["identity"]["psnr_background"] == MAX_PSNR and real["identity"]["ssim_face_structure"] == 1.0
     assert real["classical"]["psnr_background"] == MAX_PSNR  # the classical baseline only works inside the masks
     assert real["classical"]["emd_lips"] < real["identity"]["emd_lips"]  # and carries the lipstick over
+    assert real["example"]["emd_lips"] < real["identity"]["emd_lips"]  # so does the example-based method
+    assert real["identity"]["gap_lips"] == 1.0 and real["example"]["gap_lips"] < 1.0  # 1: nothing moved
     assert 5.0 < synthetic["slim-s"]["psnr"] < synthetic["identity"]["psnr"]  # random weights: far from the truth
     assert "--cache" in result["settings"]["command"] and result["settings"]["size"] == 64
     # trained with another split seed than the evaluation's: its "held-out" faces may have been training faces
@@ -102,8 +104,8 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
     assert "**slim-s: no trained weights" in markdown and "Warning: slim-s-run3 was trained with seed 3" in markdown
     assert "ΔE00 lips" in markdown and "EMD lips" in markdown
     sheet = Image.open(out / "sheet-synthetic.png")
-    assert sheet.width == 7 * 160  # source, reference, ground truth and four models
-    assert Image.open(out / "sheet-real.png").width == 6 * 160
+    assert sheet.width == 8 * 160  # source, reference, ground truth and five models
+    assert Image.open(out / "sheet-real.png").width == 7 * 160
     classical = json.loads((out / "metrics-classical.json").read_text())  # what `makeup export --metrics` records
     assert classical["synthetic"]["psnr"] == synthetic["classical"]["psnr"] and classical["real"]["count"] == 2
 
@@ -111,7 +113,7 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
 def test_a_weights_file_is_evaluated_under_its_own_name(tmp_path):
     path = _weights_file(tmp_path, "teacher-step500", seed=0)
     rows = load_eval_models([str(path)])
-    assert [row.label for row in rows] == ["identity", "classical", "teacher-step500"]
+    assert [row.label for row in rows] == ["identity", "classical", "example", "teacher-step500"]
     assert rows[-1].trained and rows[-1].info["architecture"] == "slim-s" and rows[-1].info["training_seed"] == 0
     with pytest.raises(EvaluationError, match="not a generator"):
         load_eval_models(["patchgan"])
@@ -162,6 +164,9 @@ def test_real_pair_metrics_see_background_damage_and_region_colours():
     lipstick[20:24, 12:20] = (200, 30, 60)
     assert real_pair_metrics(lipstick, pair)["emd_lips"] == pytest.approx(0.0)
     assert real_pair_metrics(pair.source, pair)["emd_lips"] > 10
+    # the gap: the distance left, as a share of the untouched source's
+    assert real_pair_metrics(lipstick, pair)["gap_lips"] == pytest.approx(0.0)
+    assert real_pair_metrics(pair.source, pair)["gap_lips"] == 1.0
 
 
 def test_a_split_without_faces_is_refused_with_a_reason(tiny_cache, tmp_path, capsys):

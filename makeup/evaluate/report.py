@@ -39,6 +39,9 @@ REAL_METRICS = (
     MetricSpec("emd_lips", "EMD lips", False),
     MetricSpec("emd_eyeshadow", "EMD eye shadow", False),
     MetricSpec("emd_skin", "EMD skin", False),
+    MetricSpec("gap_lips", "gap lips", False),
+    MetricSpec("gap_eyeshadow", "gap eye shadow", False),
+    MetricSpec("gap_skin", "gap skin", False),
     MetricSpec("psnr_background", "PSNR background", True),
     MetricSpec("ssim_face_structure", "face structure SSIM", True, 4),
 )
@@ -50,7 +53,8 @@ SYNTHETIC_NOTE = (
 )
 REAL_NOTE = (
     "Real unpaired pairs (non-makeup source, real makeup reference): earth mover's distance between the output's "
-    "and the reference's region colours (mean over the L, a, b channels, Lab units), PSNR against the source outside "
+    "and the reference's region colours (mean over the L, a, b channels, Lab units); gap: that distance divided by "
+    "the untouched source's (1 = nothing moved, 0 = the colours match the reference's); PSNR against the source outside "
     "the face (background kept), and SSIM of the face's luminance against the source (structure, an identity proxy)."
 )
 

@@ -1,7 +1,8 @@
 """Run models over held-out synthetic triplets and real unpaired pairs, and measure them.
 
-Every evaluation has two reference rows: `identity` (the output is the source: what doing nothing scores) and
-`classical` (per-region colour transfer without a network: what every network has to beat). Networks load their
+Every evaluation has three reference rows: `identity` (the output is the source: what doing nothing scores),
+`classical` (per-region colour transfer without a network) and `example` (the example-based transfer through a
+dense mesh warp, which is also the pseudo ground truth of real training pairs): what every network has to beat. Networks load their
 trained weights through `makeup.weights`; a network without trained weights is still run (with random weights)
 and marked untrained, so a table can never pass random weights off as a model.
 """
@@ -23,10 +24,12 @@ from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_trip
 from makeup.evaluate import metrics
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
+from makeup.synth.example import ExampleBasedTransfer
 
 IDENTITY = "identity"
 CLASSICAL = "classical"
-REFERENCE_ROWS = (IDENTITY, CLASSICAL)
+EXAMPLE = "example"
+REFERENCE_ROWS = (IDENTITY, CLASSICAL, EXAMPLE)
 UNTRAINED = "UNTRAINED (random init)"
 
 
@@ -44,6 +47,8 @@ class EvalPair:
     reference_masks: dict[str, np.ndarray]
     target: np.ndarray | None = None
     name: str = ""
+    source_landmarks: np.ndarray | None = None  # (478, 2) FaceMesh points in crop pixels, when the cache has them
+    reference_landmarks: np.ndarray | None = None
 
 
 @dataclass
@@ -75,7 +80,8 @@ def _generator_row(label: str, module: nn.Module, weights: str, trained: bool, i
 def load_eval_models(
     names: list[str], device: torch.device | str = "cpu", weights_dir: str | Path | None = None
 ) -> list[EvalModel]:
-    """The identity and classical rows, then each of `names`: a registered model or a path to a weights file.
+    """The reference rows (identity, classical, example), then each of `names`: a registered model or a path to a
+    weights file.
 
     A registered name loads its trained weights from `weights_dir` (default `weights/`); one without trained
     weights gets random ones and is marked untrained. A `.safetensors` path (e.g. a freshly exported
@@ -87,6 +93,7 @@ def load_eval_models(
     rows = [
         EvalModel(IDENTITY, IDENTITY, "none (output = source)"),
         EvalModel(CLASSICAL, CLASSICAL, "none (no learning)", module=load_model(CLASSICAL, device=device)),
+        EvalModel(EXAMPLE, CLASSICAL, "none (no learning)", module=load_model(EXAMPLE, device=device)),
     ]
     for name in names:
         if name in REFERENCE_ROWS:
@@ -126,6 +133,10 @@ def run_model(
     model: EvalModel, pairs: list[EvalPair], device: torch.device | str = "cpu", batch_size: int = 8
 ) -> list[np.ndarray]:
     """The model's output for every pair, as HxWx3 uint8 crops."""
+    if isinstance(model.module, ExampleBasedTransfer):
+        # per pair, with every region mask of the cache: pairs whose faces have no landmarks still work
+        return [model.module.transfer_pair(p.source, p.reference, p.source_masks, p.reference_masks,
+                                           p.source_landmarks, p.reference_landmarks) for p in pairs]
     outputs: list[np.ndarray] = []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
@@ -174,18 +185,29 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def real_pair_metrics(output: np.ndarray, pair: EvalPair) -> dict[str, float]:
-    """Makeup carried over (region colour distributions vs the reference) and what was kept (vs the source)."""
+    """Makeup carried over (region colour distributions vs the reference) and what was kept (vs the source).
+
+    `gap_*` reads at a glance: the output's colour distance to the reference divided by the untouched source's
+    (1: nothing moved, 0: the region's colours match the reference's; above 1: moved away from it).
+    """
     source_masks, reference_masks = pair.source_masks, pair.reference_masks
 
-    def distance(*regions: str) -> float:
+    def distance(image: np.ndarray, *regions: str) -> float:
         return metrics.region_histogram_distance(
-            output, _union(source_masks, *regions), pair.reference, _union(reference_masks, *regions)
+            image, _union(source_masks, *regions), pair.reference, _union(reference_masks, *regions)
         )
 
+    regions = {"lips": ("lips",), "eyeshadow": ("eyeshadow_left", "eyeshadow_right"), "skin": ("skin",)}
+    emd = {name: distance(output, *parts) for name, parts in regions.items()}
+    untouched = {name: distance(pair.source, *parts) for name, parts in regions.items()}
+    gap = {name: emd[name] / untouched[name] if untouched[name] > 0 else float("nan") for name in regions}
     return {
-        "emd_lips": distance("lips"),
-        "emd_eyeshadow": distance("eyeshadow_left", "eyeshadow_right"),
-        "emd_skin": distance("skin"),
+        "emd_lips": emd["lips"],
+        "emd_eyeshadow": emd["eyeshadow"],
+        "emd_skin": emd["skin"],
+        "gap_lips": gap["lips"],
+        "gap_eyeshadow": gap["eyeshadow"],
+        "gap_skin": gap["skin"],
         "psnr_background": metrics.psnr(output, pair.source, 1.0 - source_masks["face"]),
         "ssim_face_structure": metrics.ssim(_grey(output), _grey(pair.source), source_masks["face"]),
     }
@@ -253,6 +275,13 @@ def _resized_masks(masks: dict[str, np.ndarray], size: int) -> dict[str, np.ndar
     }
 
 
+def _landmarks(faces: FaceSource, index: int, size: int) -> np.ndarray | None:
+    """A face's FaceMesh landmarks scaled to crops of `size`, or None where the source of faces has none."""
+    read = getattr(faces, "landmarks", None)
+    points = read(index) if read else None
+    return None if points is None else np.asarray(points, np.float32) * (size / faces.size)
+
+
 def held_out_triplets(faces: FaceSource, count: int, size: int, split: str = "test", seed: int = 0) -> list[EvalPair]:
     """`count` synthetic triplets of `split` (identities and styles never used in training), rendered at the
     cache's resolution and then resized to `size`."""
@@ -268,6 +297,8 @@ def held_out_triplets(faces: FaceSource, count: int, size: int, split: str = "te
                 reference_masks=_resized_masks(images["reference_masks"], size),
                 name=f"{number}: {faces.records[triplet.source].id} <- {faces.records[triplet.reference].id} "
                 f"({triplet.style_name})",
+                source_landmarks=_landmarks(faces, triplet.source, size),
+                reference_landmarks=_landmarks(faces, triplet.reference, size),
             )
         )
     return pairs
@@ -293,6 +324,8 @@ def real_pairs(faces: FaceSource, count: int, size: int, split: str = "test", se
                 source_masks=_resized_masks(faces.masks(a), size),
                 reference_masks=_resized_masks(faces.masks(b), size),
                 name=f"{number}: {faces.records[a].id} <- {faces.records[b].id}",
+                source_landmarks=_landmarks(faces, a, size),
+                reference_landmarks=_landmarks(faces, b, size),
             )
         )
     return pairs
