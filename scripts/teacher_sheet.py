@@ -1,4 +1,4 @@
-"""Draw docs/teacher-sheet.jpg: the teacher and the classical baseline on public-domain faces only.
+"""Draw docs/teacher-sheet.jpg: the teacher and both classical methods on public-domain faces only.
 
 The only faces that may appear in this repository are public-domain portraits that ship in pip packages
 (scikit-image's astronaut, matplotlib's Grace Hopper), so each serves as the other's reference after it has been
@@ -7,7 +7,7 @@ alignment, model, paste-back); the sheet shows the aligned crops.
 
     python scripts/teacher_sheet.py [--weights-dir weights] [--out docs/teacher-sheet.jpg]
 
-Needs the `train` extra (mediapipe, for the region masks the presets and the classical method use).
+Needs the `train` extra (mediapipe, for the region masks the presets and the classical methods use).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import numpy as np
 
 from makeup.synth import MakeupStyle, preset
 
-# Two evaluation presets (never seen in training) and a vivid look written here for the sheet: blue lids, which
-# real references wear and the usual synthetic looks hardly have.
+# Two evaluation presets (never seen in training; smoky eyes among them) and a vivid look written here for the
+# sheet: blue lids, which real references wear and the usual synthetic looks hardly have.
 BLUE_LIDS = MakeupStyle(
     lip_colour=(200, 60, 90), lip_opacity=0.7, lip_gloss=0.3,
     shadow_colours=((55, 120, 220), (30, 50, 150)), shadow_opacity=0.85, shadow_extent=0.7, shadow_gradient=0.5,
     liner_colour=(15, 12, 12), liner_opacity=0.6, liner_thickness=0.4,
 )
-LOOKS = {"classic-red": preset("classic-red"), "pink-glam": preset("pink-glam"), "blue lids": BLUE_LIDS}
-COLUMNS = ("source", "reference", "classical", "beautygan")
+LOOKS = {"classic-red": preset("classic-red"), "smoky-eye": preset("smoky-eye"), "blue lids": BLUE_LIDS}
+METHODS = ("classical", "example", "beautygan")
 
 
 def public_domain_portraits() -> dict[str, np.ndarray]:
@@ -67,16 +67,16 @@ def main() -> None:
     parser.add_argument("--out", default="docs/teacher-sheet.jpg")
     args = parser.parse_args()
 
-    pipeline = MakeupPipeline(models=["beautygan", "classical"], device="cpu", weights_dir=args.weights_dir)
+    pipeline = MakeupPipeline(models=list(METHODS), device="cpu", weights_dir=args.weights_dir)
     portraits = public_domain_portraits()
     rows = []
     for source_name, reference_name in (("grace hopper", "astronaut"), ("astronaut", "grace hopper")):
         for look_name, style in LOOKS.items():
             reference = made_up(pipeline, portraits[reference_name], style)
-            results = pipeline.transfer_all(portraits[source_name], reference, models=["classical", "beautygan"])
+            results = pipeline.transfer_all(portraits[source_name], reference, models=list(METHODS))
             crops = [results["beautygan"].source_crop, results["beautygan"].reference_crop,
-                     results["classical"].outputs[0], results["beautygan"].outputs[0]]
-            captions = [source_name, f"{reference_name}, {look_name}", "classical", "beautygan"]
+                     *(results[method].outputs[0] for method in METHODS)]
+            captions = [source_name, f"{reference_name}, {look_name}", *METHODS]
             rows.append(np.hstack([labelled(crop.copy(), text) for crop, text in zip(crops, captions)]))
     sheet = np.vstack(rows)
     out = Path(args.out)

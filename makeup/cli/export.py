@@ -24,6 +24,8 @@ def add_parser(subparsers) -> None:
         help="crop size the weights run at inside larger crops (default: the run's image_size; 0: any size)",
     )
     parser.add_argument("--trained-on", default=None, help="what the data was (default: from the checkpoint's config)")
+    parser.add_argument("--limitations", metavar="TEXT", default=None,
+                        help="where the model still falls short, as the card's 'Known limitations' section")
     parser.set_defaults(func=_run)
 
 
@@ -33,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
     path = export_generator(
         args.checkpoint, args.name, dtype=args.dtype, weights_dir=args.weights_dir,
         metrics_path=args.metrics, trained_on=args.trained_on, working_size=args.working_size,
+        limitations=args.limitations,
     )
     print(f"wrote {path} and its manifest entry")
     return 0

@@ -40,13 +40,15 @@ def export_generator(
     metrics_path: str | Path | None = None,
     trained_on: str | None = None,
     working_size: int | None = None,
+    limitations: str | None = None,
 ) -> Path:
     """Load the generator of the checkpoint at `source` and save it with `makeup.weights.save_weights`.
 
     The training summary (config, steps, data, last logged losses) goes into the file's metadata; `trained_on`
     and the metrics of `metrics_path` (a JSON object) into the manifest; a markdown card is written beside it.
     `working_size` (default: the run's `image_size`) is the crop size the weights will run at inside larger
-    crops (`makeup.models.working_size`); 0 lets them run at any input size as they are.
+    crops (`makeup.models.working_size`); 0 lets them run at any input size as they are. `limitations` (where
+    the model still falls short) becomes a section of the card.
     """
     import torch
 
@@ -74,8 +76,10 @@ def export_generator(
     data = _cache_summary(config.get("cache", ""))
     if trained_on is None:
         fraction = config.get("synthetic_fraction")
+        real = ("real makeup references with example-based pseudo targets" if config.get("pseudo_target_weight")
+                else "real unpaired makeup references")
         mix = ("synthetic makeup triplets only" if fraction == 1.0 else
-               f"synthetic makeup triplets ({fraction}) and real unpaired makeup references")
+               f"synthetic makeup triplets ({fraction}) and {real}")
         trained_on = (
             f"{data.get('faces', '?')} faces of the prepared cache {Path(config.get('cache', '')).name!r}: {mix}, "
             f"{config.get('image_size')} px"
@@ -88,13 +92,14 @@ def export_generator(
         generator, name, weights_dir, dtype=torch.float16 if dtype == "fp16" else torch.float32,
         training=training, trained_on=trained_on, metrics=metrics, working_size=working_size or None,
     )
-    _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype, working_size)
+    _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype, working_size,
+                limitations)
     return path
 
 
 def _write_card(
     path: Path, card, training: dict[str, Any], trained_on: str, metrics: dict[str, Any], dtype: str,
-    working_size: int | None,
+    working_size: int | None, limitations: str | None = None,
 ) -> None:
     config = training["config"]
     lines = [
@@ -118,6 +123,8 @@ def _write_card(
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
                      "upsampled back onto them")
+    if limitations:
+        lines += ["", "## Known limitations", "", limitations]
     if metrics:
         lines += ["", "## Metrics", "", "```json", json.dumps(metrics, indent=2), "```"]
     lines += ["", "The full training config is in the safetensors metadata (`training`).", ""]
@@ -128,6 +135,7 @@ def _stage(steps: int, config: dict[str, Any]) -> str:
     """One training stage in a line: its length, batch, size, optimiser and mix of looks."""
     return (f"{steps} steps of batch {config.get('batch_size')} at {config.get('image_size')} px, "
             f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')}), "
+            f"synthetic share {config.get('synthetic_fraction')}, "
             f"synthetic looks {config.get('synthetic_look_weights') or 'in the usual mix'}")
 
 
@@ -137,4 +145,5 @@ def _loss_weights(config: dict[str, Any]) -> str:
             f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
             f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
             f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
+            f"pseudo target {config.get('pseudo_target_distance', 'l2')} {config.get('pseudo_target_weight', 0.0)}, "
             f"histogram per region {config.get('histogram_weights')}")
