@@ -6,8 +6,9 @@ each face is split into a large-scale layer (an edge-preserving bilateral filter
 (lightness minus the large-scale layer) and colour (a, b). The result keeps the source's large-scale lightness,
 its shading and so its identity, everywhere; where makeup sits it takes:
 - eye zone (lids, liner, under-eye, never the eyes or brows): the reference's lightness and colour *relative to
-  its own skin*, so a smoky or coloured lid carries over whatever the two skin tones are, and a blend of the
-  reference's detail;
+  the skin around it*, so a smoky or coloured lid carries over whatever the two skin tones and lightings are,
+  smoothed and soft-thresholded so that what any two bare faces differ by (deeper sockets, creases) stays
+  behind, and a blend of the reference's detail;
 - lips: the reference's lip colour (a, b) pixel by pixel and its mean lip lightness, while the lightness
   variation stays the source's own, so the source's highlights and lip lines stay where they are;
 - cheeks: the reference's colour relative to its skin (blush), and half its relative lightness;
@@ -51,10 +52,10 @@ class ExampleTransferConfig:
 
 
 DEFAULT_CONFIG = ExampleTransferConfig()
-_LIGHTNESS_SIGMA = 8.0
+_LIGHTNESS_SIGMA = 8.0  # bilateral range sigma, Lab lightness units: edges stronger than this stay in the base layer
 _MAX_DARKENING, _MAX_LIGHTENING = 40.0, 15.0  # Lab lightness units, relative to the surrounding skin
-_LIGHTNESS_THRESHOLD_RATIO = 3.0
-_SKIN_TONE_SCALE = 0.6  # eye distances: the neighbourhood the local skin tone is measured over  # bilateral range sigma, Lab lightness units: edges stronger than this stay in the base layer
+_LIGHTNESS_THRESHOLD_RATIO = 3.0  # bare faces differ more in lightness (sockets, creases) than in colour
+_SKIN_TONE_SCALE = 0.6  # eye distances: the neighbourhood the local skin tone is measured over
 
 
 def example_transfer(
@@ -84,7 +85,6 @@ def example_transfer(
     correspondence = Correspondence(reference_landmarks, source_landmarks, source.shape[:2])
     warped = correspondence.warp(filled)
     warped_lips = correspondence.warp(reference_masks["lips"])
-
     warped_brows = correspondence.warp(np.maximum(reference_masks["brow_left"], reference_masks["brow_right"]))
 
     source_lab, reference_lab = _lab(source), _lab(filled)
