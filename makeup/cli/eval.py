@@ -18,8 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Run models over held-out synthetic triplets (identities and styles never used in training) and "
         "real unpaired pairs from a prepared cache (--cache) or from face folders (--faces, prepared on the fly). "
         "Reports PSNR/SSIM against the ground truth, CIEDE2000 per region, preservation of unchanged pixels, and on "
-        "real pairs the region colour distance to the reference and what was kept of the source. The identity "
-        "(output = source) and classical (colour transfer without a network) rows are always included. Writes "
+        "real pairs the region colour distance to the reference (and the share of the source's distance left) and "
+        "what was kept of the source. The identity (output = source), classical (region colour transfer) and "
+        "example (example-based transfer through a mesh warp) rows are always included. Writes "
         "eval.json, eval.md and contact sheets to --out.",
     )
     data = parser.add_mutually_exclusive_group(required=True)
