@@ -104,10 +104,14 @@ def test_skin_keeps_its_lightness_and_moves_only_part_of_the_way(faces):
 
 
 def test_the_transfer_is_deterministic_and_works_from_landmarks_alone(faces):
-    (source, source_points, _), (reference, reference_points, _) = faces
+    (source, source_points, source_masks), (reference, reference_points, reference_masks) = faces
     first = example_transfer_from_landmarks(source, reference, source_points, reference_points)
     second = example_transfer_from_landmarks(source, reference, source_points, reference_points)
     assert np.array_equal(first, second) and first.shape == source.shape and first.dtype == np.uint8
+    # masks without landmarks (an MT-format cache): the crops' similarity alignment stands in for the mesh warp
+    aligned_only = example_transfer(source, reference, source_masks, reference_masks, None, None)
+    lips = source_masks["lips"] > 0.5
+    assert not np.array_equal(aligned_only[lips], source[lips])
     with pytest.raises(ValueError, match="uint8"):
         example_transfer_from_landmarks(source.astype(np.float32), reference, source_points, reference_points)
 
