@@ -242,6 +242,25 @@ def test_a_weights_only_pack_seeds_a_new_run(short_run, tmp_path):
     assert_same_weights(start, {k: v for k, v in model_tensors(packed).items() if k.startswith("generator.")})
 
 
+def test_a_shipped_weights_file_seeds_a_new_run_and_is_recorded(short_run, tmp_path):
+    from makeup.weights import save_weights
+
+    config, finished = short_run
+    shipped = save_weights(finished.generator, "beautygan", tmp_path / "weights", dtype=torch.float32,
+                           update_manifest=False, training={"steps": 6, "config": config.to_dict()})
+    seeded = train(tiny_config(tmp_path / "seeded", steps=1, checkpoint_every=0), dataset=TinyFaces(count=1),
+                   init_from=shipped, stop_after=0)
+    expected = finished.generator.state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in seeded.generator.state_dict().items())
+    record = checkpoint.read_start(tmp_path / "seeded")
+    assert record["checkpoint"] == str(shipped) and record["step"] == 6 and record["config"]["out_dir"] == config.out_dir
+    other = save_weights(create_model("slim-s"), "slim-s", tmp_path / "other", dtype=torch.float32,
+                         update_manifest=False)
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit"):
+        train(tiny_config(tmp_path / "mismatch", steps=1), dataset=TinyFaces(count=1), init_from=other,
+              stop_after=0)
+
+
 # ---- kill -9 and resume ----------------------------------------------------------------------------------------
 
 KILLABLE_RUN = """
