@@ -2,6 +2,9 @@
 
     python demo/app.py [--host 127.0.0.1] [--port 7860] [--device cpu|cuda]
 
+Host and port default to Gradio's own environment variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT), which a
+Hugging Face Space sets; the flags override them.
+
 Models with shipped weights are listed first. Models without trained weights stay selectable so the machinery
 can be tried, but they are labelled UNTRAINED and every result they give says so: their output is noise.
 """
@@ -11,7 +14,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import os
 import time
+from collections.abc import Mapping
 
 import gradio as gr
 import numpy as np
@@ -104,12 +109,23 @@ def build_app(pipeline: MakeupPipeline) -> gr.Blocks:
     return app
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ) -> argparse.Namespace:
+    """The command line, with host and port defaulting to GRADIO_SERVER_NAME / GRADIO_SERVER_PORT when set."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to serve the network)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default=environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (0.0.0.0 to serve the network; default: $GRADIO_SERVER_NAME "
+                        "or 127.0.0.1)")
+    try:
+        port = int(environ.get("GRADIO_SERVER_PORT", "7860"))
+    except ValueError:
+        parser.error(f"GRADIO_SERVER_PORT must be a port number, got {environ['GRADIO_SERVER_PORT']!r}")
+    parser.add_argument("--port", type=int, default=port, help="default: $GRADIO_SERVER_PORT or 7860")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     logging.basicConfig(level=logging.INFO)
     start = time.perf_counter()
     pipeline = MakeupPipeline(models=[], device=args.device, allow_untrained=True)

@@ -101,3 +101,15 @@ def test_figures_state_the_macs_of_the_size_the_weights_run_at():
     small = demo.describe("beautygan", result, working_size=128)  # weights trained at 128 px
     assert "MACs at 256x256 (both inputs): 54.01 G" in full
     assert "128x128" in small and "13.50 G" in small and "54.01" not in small
+
+
+def test_host_and_port_follow_gradio_environment_variables_and_flags_override_them():
+    demo = _load_demo_module()
+    defaults = demo.parse_args([], environ={})
+    assert (defaults.host, defaults.port) == ("127.0.0.1", 7860)
+    space = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7861"}  # what a Hugging Face Space sets
+    assert (demo.parse_args([], environ=space).host, demo.parse_args([], environ=space).port) == ("0.0.0.0", 7861)
+    flags = demo.parse_args(["--host", "127.0.0.1", "--port", "9000"], environ=space)
+    assert (flags.host, flags.port) == ("127.0.0.1", 9000)
+    with pytest.raises(SystemExit):
+        demo.parse_args([], environ={"GRADIO_SERVER_PORT": "http"})
