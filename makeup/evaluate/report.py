@@ -54,8 +54,9 @@ SYNTHETIC_NOTE = (
 REAL_NOTE = (
     "Real unpaired pairs (non-makeup source, real makeup reference): earth mover's distance between the output's "
     "and the reference's region colours (mean over the L, a, b channels, Lab units); gap: that distance divided by "
-    "the untouched source's (1 = nothing moved, 0 = the colours match the reference's); PSNR against the source outside "
-    "the face (background kept), and SSIM of the face's luminance against the source (structure, an identity proxy)."
+    "the untouched source's (1 = nothing moved, 0 = the colours match the reference's); PSNR against the source "
+    "outside the face (background kept), and SSIM of the face's luminance against the source (structure, an "
+    "identity proxy)."
 )
 
 

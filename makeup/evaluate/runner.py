@@ -2,9 +2,9 @@
 
 Every evaluation has three reference rows: `identity` (the output is the source: what doing nothing scores),
 `classical` (per-region colour transfer without a network) and `example` (the example-based transfer through a
-dense mesh warp, which is also the pseudo ground truth of real training pairs): what every network has to beat. Networks load their
-trained weights through `makeup.weights`; a network without trained weights is still run (with random weights)
-and marked untrained, so a table can never pass random weights off as a model.
+dense mesh warp, which is also the pseudo ground truth of real training pairs): what every network has to beat.
+Networks load their trained weights through `makeup.weights`; a network without trained weights is still run
+(with random weights) and marked untrained, so a table can never pass random weights off as a model.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 MESH_POINTS = 468  # FaceMesh's face points; 468..477 are the irises
-BORDER_POINTS = 8
 
 
 def border_points(size: tuple[int, int]) -> np.ndarray:

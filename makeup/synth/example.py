@@ -23,7 +23,7 @@ training pairs), so the data workers compute it on the fly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -34,6 +34,7 @@ from makeup.models.registry import ModelCard, register_model
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import face_geometry, masks_from_landmarks
 from makeup.synth.correspondence import Correspondence
+from makeup.synth.render import _blur
 
 
 @dataclass(frozen=True)
@@ -205,13 +206,6 @@ def _local_skin_tone(base: np.ndarray, masks: dict[str, np.ndarray], unit: float
     return (trust * local + (1.0 - trust) * median).astype(np.float32)
 
 
-def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
-    mask = mask.astype(np.float32)
-    if sigma < 0.3:
-        return mask
-    return cv2.GaussianBlur(mask, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-
-
 def _zones(masks: dict[str, np.ndarray], reference_brows: np.ndarray, unit: float,
            config: ExampleTransferConfig) -> dict[str, np.ndarray]:
     """Feathered weights of each zone in the source crop; eyes, brows (the source's and the warped reference's)
@@ -255,10 +249,9 @@ class ExampleBasedTransfer(nn.Module):
     landmarks Nx478x2 in crop pixels. It has no demakeup: the second output is the reference unchanged.
     """
 
-    def __init__(self, eyes: float = 1.0, lips: float = 1.0, cheeks: float = 1.0, foundation: float = 0.3,
-                 detail: float = 0.5, eye_reach: float = 0.42, smoothing: float = 0.05, feather: float = 0.06):
+    def __init__(self, **config: float):
         super().__init__()
-        self.config = ExampleTransferConfig(eyes, lips, cheeks, foundation, detail, eye_reach, smoothing, feather)
+        self.config = ExampleTransferConfig(**config)
 
     def transfer_pair(self, source: np.ndarray, reference: np.ndarray, source_masks: dict[str, np.ndarray],
                       reference_masks: dict[str, np.ndarray], source_landmarks: np.ndarray | None = None,
@@ -297,8 +290,7 @@ register_model(
         params=0,
         gmacs=0.0,  # its work is OpenCV filtering and a warp, which FlopCounterMode does not see
         purpose="second reference row of every evaluation, and the pseudo ground truth of real training pairs",
-        config={"eyes": 1.0, "lips": 1.0, "cheeks": 1.0, "foundation": 0.3, "detail": 0.5, "eye_reach": 0.42,
-                "smoothing": 0.05, "feather": 0.06},
+        config=asdict(DEFAULT_CONFIG),  # one set of defaults: the pseudo targets' and the registered method's
         notes="needs FaceMesh landmarks of both crops: "
               "model(source, reference, source_masks, reference_masks, source_landmarks, reference_landmarks)",
     ),
