@@ -35,6 +35,7 @@ from makeup.face.errors import FaceError, NoFaceError
 from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from makeup.models import get_card, list_models
 from makeup.models.tensors import image_to_tensor, tensor_to_image
+from makeup.partial import check_regions, keep_regions, region_weight
 from makeup.weights import WeightsMissingError, has_weights, load_model
 
 
@@ -47,6 +48,7 @@ class PreparedImage:
     faces: list[Face]
     aligned: list[AlignedFace]
     timings: dict[str, float] = field(default_factory=dict)
+    _landmarks: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def face(self) -> Face:
@@ -55,6 +57,20 @@ class PreparedImage:
     @property
     def crop(self) -> np.ndarray:
         return self.aligned[0].crop
+
+    def crop_landmarks(self, index: int = 0) -> np.ndarray:
+        """The 478 FaceMesh landmarks of aligned crop `index` (crop pixels), found once (needs mediapipe).
+
+        Raises FaceError naming this image when FaceMesh finds no face in the crop."""
+        if index not in self._landmarks:
+            from makeup.regions import RegionError, detect_landmarks
+
+            try:
+                self._landmarks[index] = detect_landmarks(self.aligned[index].crop)
+            except RegionError as error:
+                raise FaceError(f"The face regions of the {self.role} image could not be found: {error}",
+                                self.role) from error
+        return self._landmarks[index]
 
 
 @dataclass
@@ -76,8 +92,10 @@ class TransferResult:
     source_crops: list[np.ndarray]
     reference_crop: np.ndarray
     outputs: list[np.ndarray]
+    made_up_crops: list[np.ndarray]
     demakeup: np.ndarray
     timings: dict[str, float]
+    regions: tuple[str, ...] | None = None
 
     @property
     def source_face(self) -> Face:
@@ -90,6 +108,10 @@ class TransferResult:
     @property
     def output(self) -> np.ndarray:
         return self.outputs[0]
+
+    @property
+    def made_up_crop(self) -> np.ndarray:
+        return self.made_up_crops[0]
 
     @property
     def boxes(self) -> dict[str, list[np.ndarray]]:
@@ -211,18 +233,21 @@ class MakeupPipeline:
         model: str | None = None,
         intensity: float = 1.0,
         all_faces: bool = False,
+        regions: Iterable[str] | None = None,
     ) -> TransferResult:
         """`source` wearing `reference`'s makeup, at the source's full resolution.
 
         Images are paths, bytes, file objects, PIL images, arrays or `prepare` results. intensity: 0 returns the
         source, 1 the full transfer. all_faces: make up every face in the source, not only the largest (a
-        prepared source keeps the faces it was prepared with).
+        prepared source keeps the faces it was prepared with). regions: keep the change only on these parts of
+        the face, any of "lips", "eyes", "skin" (`makeup.partial`; needs mediapipe); None: the whole look.
         """
         name = self._resolve_model_name(model)
+        regions = check_regions(regions)
         owns_source = not isinstance(source, PreparedImage)
         source = self.prepare(source, "source", all_faces=all_faces)
         reference = self.prepare(reference, "reference")
-        return self._transfer_prepared(source, reference, name, intensity, paste_in_place=owns_source)
+        return self._transfer_prepared(source, reference, name, intensity, owns_source, regions)
 
     def transfer_all(
         self,
@@ -231,14 +256,16 @@ class MakeupPipeline:
         models: Iterable[str] | None = None,
         intensity: float = 1.0,
         all_faces: bool = False,
+        regions: Iterable[str] | None = None,
     ) -> dict[str, TransferResult]:
         """One result per model (default: every loaded model) on the same aligned pair, detected once."""
         names = list(models) if models is not None else self.model_names
         if not names:
             raise ValueError("no models to compare: pass models=[...] or build the pipeline with models")
+        regions = check_regions(regions)
         source = self.prepare(source, "source", all_faces=all_faces)
         reference = self.prepare(reference, "reference")
-        return {name: self._transfer_prepared(source, reference, name, intensity, False) for name in names}
+        return {name: self._transfer_prepared(source, reference, name, intensity, False, regions) for name in names}
 
     def _resolve_model_name(self, model: str | None) -> str:
         if model is not None:
@@ -251,7 +278,13 @@ class MakeupPipeline:
         return next(iter(self._models))
 
     def _transfer_prepared(
-        self, source: PreparedImage, reference: PreparedImage, name: str, intensity: float, paste_in_place: bool
+        self,
+        source: PreparedImage,
+        reference: PreparedImage,
+        name: str,
+        intensity: float,
+        paste_in_place: bool,
+        regions: tuple[str, ...] | None = None,
     ) -> TransferResult:
         if not 0.0 <= intensity <= 1.0:
             raise ValueError(f"intensity must be between 0 (no makeup) and 1 (full transfer), got {intensity}")
@@ -261,13 +294,19 @@ class MakeupPipeline:
             for stage in ("load", "detect", "align")
         }
         start = time.perf_counter()
-        outputs, demakeup = self._run_model(name, network, [a.crop for a in source.aligned], reference.crop)
+        outputs, demakeup = self._run_model(name, network, source, reference)
         timings["model"] = _ms(start)
         start = time.perf_counter()
+        made_up = [blend(aligned.crop, output, intensity) for aligned, output in zip(source.aligned, outputs)]
+        if regions is not None:
+            made_up = [
+                keep_regions(aligned.crop, crop, region_weight(source.crop_landmarks(i), crop.shape[:2], regions))
+                for i, (aligned, crop) in enumerate(zip(source.aligned, made_up))
+            ]
         # The photo is ours to change when transfer() loaded it; a prepared image may serve further transfers.
         image = source.image if paste_in_place else source.image.copy()
-        for aligned, output in zip(source.aligned, outputs):
-            paste_back(image, aligned, blend(aligned.crop, output, intensity), inplace=True)
+        for aligned, crop in zip(source.aligned, made_up):
+            paste_back(image, aligned, crop, inplace=True)
         timings["paste"] = _ms(start)
         timings["total"] = sum(timings.values())
         return TransferResult(
@@ -281,49 +320,48 @@ class MakeupPipeline:
             source_crops=[a.crop for a in source.aligned],
             reference_crop=reference.crop,
             outputs=outputs,
+            made_up_crops=made_up,
             demakeup=demakeup,
             timings=timings,
+            regions=regions,
         )
 
     @torch.inference_mode()
     def _run_model(
-        self, name: str, network: torch.nn.Module, source_crops: list[np.ndarray], reference_crop: np.ndarray
+        self, name: str, network: torch.nn.Module, source: PreparedImage, reference: PreparedImage
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """Raw outputs for each source crop (one batch) and the reference's makeup-removed crop."""
+        source_crops = [aligned.crop for aligned in source.aligned]
         sources = image_to_tensor(np.stack(source_crops), self.device)
-        references = image_to_tensor(reference_crop, self.device).expand(len(source_crops), -1, -1, -1)
+        references = image_to_tensor(reference.crop, self.device).expand(len(source_crops), -1, -1, -1)
         if get_card(name).kind == "classical":
-            transferred, removed = network(sources, references, *self._regions(source_crops, reference_crop))
+            transferred, removed = network(sources, references, *self._regions(source, reference))
         else:
             transferred, removed = network(sources, references)
         outputs = tensor_to_image(transferred)
         outputs = [outputs] if outputs.ndim == 3 else list(outputs)
         return outputs, tensor_to_image(removed[:1])
 
-    def _regions(self, source_crops: list[np.ndarray], reference_crop: np.ndarray) -> tuple[torch.Tensor, ...]:
+    def _regions(self, source: PreparedImage, reference: PreparedImage) -> tuple[torch.Tensor, ...]:
         """(source masks, reference masks, source landmarks, reference landmarks) of the crops, for the classical
         methods: masks in HISTOGRAM_REGIONS order, Nx478x2 FaceMesh landmarks in crop pixels."""
-        from makeup.regions import HISTOGRAM_REGIONS, RegionError, detect_landmarks, masks_from_landmarks
+        from makeup.regions import HISTOGRAM_REGIONS, masks_from_landmarks
 
-        def regions(crop: np.ndarray, role: str) -> tuple[np.ndarray, np.ndarray]:
-            try:
-                landmarks = detect_landmarks(crop)
-            except RegionError as error:
-                raise FaceError(f"The face regions of the {role} image could not be found: {error}", role) from error
-            masks = masks_from_landmarks(landmarks, crop.shape[:2])
-            return np.stack([masks[region] for region in HISTOGRAM_REGIONS]).astype(np.float32), landmarks
+        def masks(landmarks: np.ndarray, crop: np.ndarray) -> np.ndarray:
+            regions = masks_from_landmarks(landmarks, crop.shape[:2])
+            return np.stack([regions[region] for region in HISTOGRAM_REGIONS]).astype(np.float32)
 
-        sources = [regions(crop, "source") for crop in source_crops]
-        reference_masks, reference_landmarks = regions(reference_crop, "reference")
-        count = len(source_crops)
+        source_landmarks = [source.crop_landmarks(i) for i in range(len(source.aligned))]
+        reference_landmarks = reference.crop_landmarks()
+        count = len(source_landmarks)
 
         def tensor(array: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self.device)
 
         return (
-            tensor(np.stack([masks for masks, _ in sources])),
-            tensor(reference_masks).expand(count, -1, -1, -1),
-            tensor(np.stack([landmarks for _, landmarks in sources])),
+            tensor(np.stack([masks(points, a.crop) for points, a in zip(source_landmarks, source.aligned)])),
+            tensor(masks(reference_landmarks, reference.crop)).expand(count, -1, -1, -1),
+            tensor(np.stack(source_landmarks)),
             tensor(reference_landmarks).expand(count, -1, -1),
         )
 

@@ -193,3 +193,28 @@ def test_benchmark_picks_the_student_with_the_fewest_macs():
     name = smallest_student()
     students = [get_card(other) for other in list_models("generator") if other != TEACHER]
     assert name != TEACHER and get_card(name).gmacs == min(card.gmacs for card in students)
+
+
+def test_partial_makeup_changes_only_the_chosen_parts(detector, astronaut, grace_hopper):
+    pytest.importorskip("mediapipe")
+    from makeup.partial import region_weight
+
+    pipeline = MakeupPipeline(models=["classical"], device="cpu", crop_size=256, detector=detector)
+    source, reference = pipeline.prepare(astronaut, "source"), pipeline.prepare(grace_hopper, "reference")
+    full = pipeline.transfer(source, reference, model="classical")
+    lips = pipeline.transfer(source, reference, model="classical", regions=["lips"])
+    assert lips.regions == ("lips",) and full.regions is None
+    weight = region_weight(source.crop_landmarks(), (256, 256), ["lips"])
+    crop, changed = source.crop.astype(int), np.abs(lips.made_up_crop.astype(int) - source.crop).max(axis=2)
+    # outside the feathered lips nothing moves; inside, the lips take the full transfer's colour
+    assert changed[weight == 0].max() == 0
+    inside = weight > 0.99
+    assert inside.sum() > 200
+    assert np.array_equal(lips.made_up_crop[inside], full.made_up_crop[inside])
+    assert np.abs(full.made_up_crop.astype(int) - crop).max(axis=2)[weight == 0].max() > 10  # the rest did change
+    # all three parts are the whole look; none is refused
+    assert pipeline.transfer(source, reference, model="classical", regions=["skin", "lips", "eyes"]).regions is None
+    with pytest.raises(ValueError, match="no face part"):
+        pipeline.transfer(source, reference, model="classical", regions=[])
+    with pytest.raises(ValueError, match="unknown face part"):
+        pipeline.transfer(source, reference, model="classical", regions=["hair"])

@@ -1,0 +1,199 @@
+"""The app's event handlers, free of layout: uploaded file paths and control values in, images and figures out.
+
+Every failure a user can cause becomes a `gradio.Error` whose message names the photo at fault and says what to
+do; anything unexpected is logged here and shown as a short message, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import gradio as gr
+import numpy as np
+
+from makeup.app.catalog import ModelEntry, model_entries
+from makeup.app.limits import AppLimits
+from makeup.errors import InputImageError
+from makeup.pipeline import MakeupPipeline, PreparedImage, TransferResult
+from makeup.weights import WeightsError
+
+log = logging.getLogger("makeup.app")
+
+OUTPUT_MODES = ("full photo", "face crop")
+STAGES = ("load", "detect", "align", "model", "paste")
+TABLE_HEADERS = ["model", "params (M)", "GMACs", "GFLOPs", *(f"{s} ms" for s in STAGES), "total ms", "device"]
+_PREVIEW_SIDE = 768  # detection previews are shown downscaled
+
+
+def on_accelerator(function: Callable) -> Callable:
+    """`function` wrapped in `spaces.GPU` on Hugging Face ZeroGPU hardware (when the `spaces` package is
+    installed), unchanged elsewhere."""
+    try:
+        import spaces
+    except ImportError:
+        return function
+    return spaces.GPU(function)
+
+
+@dataclass
+class Comparison:
+    """One pair of photos run through several models, detected once."""
+
+    results: dict[str, TransferResult]
+    entries: dict[str, ModelEntry]
+    output_mode: str
+    source_photo: np.ndarray
+    reference_photo: np.ndarray
+    skipped: list[str] = field(default_factory=list)
+
+    def image(self, name: str) -> np.ndarray:
+        result = self.results[name]
+        return result.made_up_crop if self.output_mode == "face crop" else result.image
+
+    def before(self, name: str) -> np.ndarray:
+        result = self.results[name]
+        return result.source_crop if self.output_mode == "face crop" else self.source_photo
+
+    def caption(self, name: str) -> str:
+        entry, result = self.entries[name], self.results[name]
+        figures = "no network" if entry.kind == "classical" else (
+            f"{entry.params / 1e6:.2f} M params · {entry.gmacs:.1f} GMACs · {entry.gflops:.1f} GFLOPs")
+        caption = f"{name} · {result.timings['model']:.0f} ms ({result.device}) · {figures}"
+        return caption + (" · UNTRAINED: random weights" if not result.trained else "")
+
+    def gallery(self) -> list[tuple[np.ndarray, str]]:
+        return [(self.image(name), self.caption(name)) for name in self.results]
+
+    def table(self) -> list[list]:
+        rows = []
+        for name, result in self.results.items():
+            entry = self.entries[name]
+            timings = [round(result.timings.get(stage, 0.0), 1) for stage in STAGES]
+            rows.append([name, round(entry.params / 1e6, 3), round(entry.gmacs, 2),
+                         round(entry.gflops, 2), *timings, round(result.timings["total"], 1), result.device])
+        return rows
+
+    def notes(self) -> str:
+        lines = []
+        untrained = [name for name, result in self.results.items() if not result.trained]
+        if untrained:
+            lines.append(f"**{', '.join(untrained)}: no trained weights; the output comes from random weights.**")
+        if self.skipped:
+            lines.append(f"Not run, the time limit for one request was reached: {', '.join(self.skipped)}. "
+                         "Choose fewer models.")
+        if self.results:
+            first = next(iter(self.results.values()))
+            lines.append(f"Detected once for all models: load, detect and align are shared; "
+                         f"{len(first.source_faces)} source face(s) made up; device: {first.device}.")
+        return "\n\n".join(lines)
+
+    def detections(self) -> list[tuple[np.ndarray, str]]:
+        """Both photos with the face boxes and landmarks found, and the aligned crops the models saw."""
+        result = next(iter(self.results.values()))
+        source = _with_boxes(self.source_photo, result.source_faces)
+        reference = _with_boxes(self.reference_photo, [result.reference_face])
+        return [(source, "source: detected face(s)"), (reference, "reference: detected face"),
+                (result.source_crop, "source: aligned crop"), (result.reference_crop, "reference: aligned crop")]
+
+
+class Handlers:
+    """The app's work: one `MakeupPipeline` shared by every request, so MTCNN and the models load once."""
+
+    def __init__(self, pipeline: MakeupPipeline, limits: AppLimits | None = None,
+                 weights_dir: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.limits = limits or AppLimits()
+        self.weights_dir = weights_dir
+        self._compute = on_accelerator(self._run_models)
+
+    def entries(self, include_untrained: bool = True) -> dict[str, ModelEntry]:
+        return {entry.name: entry for entry in model_entries(self.weights_dir, include_untrained)}
+
+    def compare(self, source: str | None, reference: str | None, models: Sequence[str] | str | None,
+                intensity: float = 1.0, parts: Sequence[str] | None = None,
+                output_mode: str = OUTPUT_MODES[0]) -> Comparison:
+        """Every model of `models` on the same pair. Raises gr.Error with a readable message on bad input."""
+        names = [models] if isinstance(models, str) else list(models or [])
+        if not source or not reference:
+            missing = "a source face" if not source else "a reference face wearing makeup"
+            raise gr.Error(f"Upload {missing} first (both photos are needed).")
+        if not names:
+            raise gr.Error("Choose at least one model to run.")
+        entries = self.entries()
+        unknown = [name for name in names if name not in entries]
+        if unknown:
+            raise gr.Error(f"Unknown model(s): {', '.join(unknown)}. Choose among: {', '.join(entries)}.")
+        if output_mode not in OUTPUT_MODES:
+            raise gr.Error(f"Output must be one of {', '.join(OUTPUT_MODES)}, got {output_mode!r}.")
+        with _readable_errors():
+            results, skipped, photos = self._compute(source, reference, names, float(intensity), parts)
+        return Comparison(results, {name: entries[name] for name in results}, output_mode, *photos, skipped)
+
+    def _run_models(self, source: str, reference: str, names: list[str], intensity: float,
+                    parts: Sequence[str] | None) -> tuple[dict[str, TransferResult], list[str], tuple]:
+        start = time.perf_counter()
+        regions = list(parts) if parts is not None else None
+        prepared_source = self.pipeline.prepare(source, "source")
+        prepared_reference: PreparedImage = self.pipeline.prepare(reference, "reference")
+        results, skipped = {}, []
+        for index, name in enumerate(names):
+            if index and time.perf_counter() - start > self.limits.time_limit_s:
+                skipped = names[index:]
+                break
+            results[name] = self.pipeline.transfer(prepared_source, prepared_reference, model=name,
+                                                   intensity=intensity, regions=regions)
+        return results, skipped, (prepared_source.image, prepared_reference.image)
+
+    def transfer(self, source: str | None, reference: str | None, model: str, intensity: float = 1.0,
+                 parts: Sequence[str] | None = None, output_mode: str = OUTPUT_MODES[0]) -> tuple[np.ndarray, str]:
+        """One model: the made-up photo (or face crop) and its figures as markdown."""
+        comparison = self.compare(source, reference, [model], intensity, parts, output_mode)
+        return np.ascontiguousarray(comparison.image(model)), describe(comparison, model)
+
+
+def describe(comparison: Comparison, name: str) -> str:
+    """One model's figures as markdown: what ran, how big it is, how long each stage took."""
+    entry, result = comparison.entries[name], comparison.results[name]
+    lines = []
+    if not result.trained:
+        lines.append(f"**Warning: `{name}` has no trained weights; this output comes from random weights.**\n")
+    lines.append(f"**{name}**: {entry.method}")
+    if entry.kind != "classical":
+        lines.append(f"- parameters: {entry.params / 1e6:.3f} M; MACs per transfer (both inputs): "
+                     f"{entry.gmacs:.2f} G ({entry.gflops:.2f} GFLOPs)")
+    stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings.items())
+    lines.append(f"- time on {result.device}: {stages}")
+    return "\n".join(lines)
+
+
+class _readable_errors:
+    """Turn the pipeline's typed errors into gr.Error; log and summarise anything else."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, gr.Error):
+            return False
+        # ImportError: an optional package (mediapipe) is missing; its message says what to install
+        if isinstance(error, (InputImageError, WeightsError, ValueError, ImportError)):
+            raise gr.Error(str(error)) from error
+        log.error("transfer failed", exc_info=(kind, error, traceback))
+        raise gr.Error(f"The transfer failed unexpectedly ({kind.__name__}). Try other photos; if it happens "
+                       "again, report it with the photos.") from error
+
+
+def _with_boxes(photo: np.ndarray, faces) -> np.ndarray:
+    scale = min(1.0, _PREVIEW_SIDE / max(photo.shape[:2]))
+    preview = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else photo.copy()
+    thickness = max(2, round(max(preview.shape[:2]) / 300))
+    for face in faces:
+        x0, y0, x1, y1 = (np.asarray(face.box, dtype=np.float32) * scale).round().astype(int)
+        cv2.rectangle(preview, (x0, y0), (x1, y1), (0, 255, 0), thickness)
+        for x, y in np.asarray(face.landmarks, dtype=np.float32) * scale:
+            cv2.circle(preview, (int(round(x)), int(round(y))), thickness + 1, (255, 0, 0), -1)
+    return preview

@@ -1,0 +1,175 @@
+"""The app's page: `build_app(pipeline)` lays it out and wires it to `Handlers`; `demo/app.py` launches it.
+
+Named API endpoints for `gradio_client`: `/transfer` (one model: image, figures) and `/compare` (several: a
+gallery of captioned images and the table of figures).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from makeup.app.catalog import chart_points, default_selection, mediapipe_available, model_entries
+from makeup.app.examples import gather_examples
+from makeup.app.handlers import OUTPUT_MODES, TABLE_HEADERS, Comparison, Handlers
+from makeup.app.limits import AppLimits
+from makeup.partial import PARTIAL_REGIONS
+from makeup.pipeline import MakeupPipeline
+
+INTRO = """# Makeup transfer: the teacher, its students and two classical methods side by side
+Upload a face (**source**) and a face wearing makeup (**reference**), tick the models to compare and press
+**Transfer**. Faces are found with MTCNN, aligned, made up by each model and pasted back into the photo at its
+full resolution. Uploaded photos are used for the transfer only: they are not logged, and Gradio's cache deletes
+them within the hour."""
+
+NO_MEDIAPIPE = ("Partial makeup and the classical methods need FaceMesh (mediapipe 0.10.21), which is not "
+                "installed here: `pip install mediapipe==0.10.21`, or install the package with `.[app]`.")
+
+from gradio.events import Dependency
+
+class UploadedPhoto(gr.Image):
+    """A photo input that hands over the uploaded file untouched.
+
+    gr.Image would open every upload with Pillow first: a broken or hostile file then fails inside Gradio with
+    an unreadable error, and a huge one is decoded before any limit is checked. The pipeline's loader reads it
+    instead: pixel count from the header, EXIF rotation, every mode, and a message naming the photo at fault.
+    """
+
+    is_template = True  # drawn by gr.Image's front end
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path is not None:
+            return str(payload.path)
+        return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights_dir: str | Path | None = None,
+              examples_dir: Path | None = None) -> gr.Blocks:
+    """The app's page on `pipeline` (built once per process, so MTCNN and the models load once).
+
+    Launch it with `app.launch(**limits.launch_options())` for the upload limit."""
+    limits = limits or AppLimits()
+    handlers = Handlers(pipeline, limits, weights_dir)
+    with_mediapipe = mediapipe_available()
+    trained = model_entries(weights_dir)
+    everything = model_entries(weights_dir, include_untrained=True)
+    examples = gather_examples(pipeline.prepare, with_looks=with_mediapipe, cache_dir=examples_dir)
+
+    with gr.Blocks(title="makeup: makeup transfer", delete_cache=(limits.cache_sweep_s, limits.cache_lifetime_s)) as app:
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column():
+                source = UploadedPhoto(label="Source face", type="filepath", image_mode=None, format="png",
+                                       sources=["upload", "webcam", "clipboard"], height=320)
+                if examples.sources:
+                    gr.Examples(examples.sources, inputs=source, label="Example sources", examples_per_page=8)
+            with gr.Column():
+                reference = UploadedPhoto(label="Reference makeup", type="filepath", image_mode=None, format="png",
+                                          sources=["upload", "webcam", "clipboard"], height=320)
+                if examples.references:
+                    gr.Examples(examples.references, inputs=reference, label="Example references",
+                                examples_per_page=8)
+        models = gr.CheckboxGroup(choices=[(entry.label, entry.name) for entry in trained],
+                                  value=default_selection(trained), label="Models")
+        show_untrained = gr.Checkbox(False, label="Also list models without trained weights (their output is noise)")
+        with gr.Row():
+            intensity = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Intensity")
+            parts = gr.CheckboxGroup(list(PARTIAL_REGIONS), value=list(PARTIAL_REGIONS), label="Face parts",
+                                     info="make up only these parts" if with_mediapipe else NO_MEDIAPIPE,
+                                     interactive=with_mediapipe)
+            output_mode = gr.Radio(list(OUTPUT_MODES), value=OUTPUT_MODES[0], label="Output")
+        button = gr.Button("Transfer", variant="primary")
+        notes = gr.Markdown()
+        gallery = gr.Gallery(label="Results (full resolution; download as PNG)", format="png", columns=3,
+                             height="auto", object_fit="contain", buttons=["download", "fullscreen"],
+                             elem_id="results")
+        with gr.Row():
+            slider_model = gr.Dropdown(choices=[], label="Before / after for", scale=1)
+            slider = gr.ImageSlider(label="Before / after", format="png", scale=3)
+        table = gr.Dataframe(headers=TABLE_HEADERS, label="Figures of this run", interactive=False)
+        chart = _chart(weights_dir)
+        if chart is not None:
+            gr.ScatterPlot(chart, x="CPU latency (ms)", y="PSNR (dB)", color="model",
+                           title="Latency against quality (shipped figures: makeup bench, makeup eval test split)",
+                           tooltip=["model", "CPU latency (ms)", "PSNR (dB)", "GMACs"], height=300)
+        with gr.Accordion("Detected faces and aligned crops", open=False):
+            detections = gr.Gallery(label="Detections", format="png", columns=4, height="auto")
+        results = gr.State(None)
+
+        def run(source_path, reference_path, names, amount, chosen_parts, mode):
+            comparison = handlers.compare(source_path, reference_path, names, amount, _parts(chosen_parts), mode)
+            first = next(iter(comparison.results))
+            return (comparison.gallery(), comparison.table(), comparison.notes(),
+                    gr.Dropdown(choices=list(comparison.results), value=first),
+                    (comparison.before(first), comparison.image(first)), comparison.detections(), comparison)
+
+        def pick_slider(name, comparison: Comparison | None):
+            if comparison is None or name not in comparison.results:
+                return None
+            return comparison.before(name), comparison.image(name)
+
+        def list_models(untrained: bool, chosen):
+            entries = everything if untrained else trained
+            names = {entry.name for entry in entries}
+            return gr.CheckboxGroup(choices=[(entry.label, entry.name) for entry in entries],
+                                    value=[name for name in chosen or [] if name in names])
+
+        button.click(run, [source, reference, models, intensity, parts, output_mode],
+                     [gallery, table, notes, slider_model, slider, detections, results],
+                     api_visibility="private", concurrency_limit=limits.concurrency, concurrency_id="models")
+        slider_model.change(pick_slider, [slider_model, results], slider, api_visibility="private")
+        show_untrained.change(list_models, [show_untrained, models], models, api_visibility="private")
+
+        # API-only endpoints: the same work, for scripts (gradio_client)
+        api_model = gr.Dropdown(choices=[entry.name for entry in everything], value=default_selection(trained)[0]
+                                if trained else None, visible=False)
+        api_image = gr.Image(type="numpy", format="png", visible=False)
+        api_info = gr.Markdown(visible=False)
+        api_table = gr.Dataframe(headers=TABLE_HEADERS, visible=False)
+        api_gallery = gr.Gallery(format="png", visible=False)
+
+        def transfer(source_path, reference_path, name, amount, chosen_parts, mode):
+            """One model: the made-up photo (or face crop) and its figures as markdown."""
+            return handlers.transfer(source_path, reference_path, name, amount, _parts(chosen_parts), mode)
+
+        def compare(source_path, reference_path, names, amount, chosen_parts, mode):
+            """Several models on the same pair: captioned images and the table of figures."""
+            comparison = handlers.compare(source_path, reference_path, names, amount, _parts(chosen_parts), mode)
+            return comparison.gallery(), comparison.table()
+
+        transfer_button = gr.Button(visible=False)
+        compare_button = gr.Button(visible=False)
+        transfer_button.click(transfer, [source, reference, api_model, intensity, parts, output_mode],
+                              [api_image, api_info], api_name="transfer", concurrency_limit=limits.concurrency,
+                              concurrency_id="models")
+        compare_button.click(compare, [source, reference, models, intensity, parts, output_mode],
+                             [api_gallery, api_table], api_name="compare", concurrency_limit=limits.concurrency,
+                             concurrency_id="models")
+    app.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency)
+    return app
+
+
+def _parts(chosen) -> list[str] | None:
+    """The face parts to keep, or None for the whole look (all ticked, or left out by an API caller)."""
+    if chosen is None or set(chosen) == set(PARTIAL_REGIONS):
+        return None
+    return list(chosen)
+
+
+def _chart(weights_dir) -> pd.DataFrame | None:
+    points = chart_points(weights_dir)
+    if not points:
+        return None
+    return pd.DataFrame({
+        "model": [point.model for point in points],
+        "CPU latency (ms)": [point.latency_ms for point in points],
+        "PSNR (dB)": [point.psnr for point in points],
+        "GMACs": [point.gmacs for point in points],
+    })
