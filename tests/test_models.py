@@ -247,3 +247,18 @@ def test_patchgan_uses_spectral_norm():
     assert all(hasattr(conv, "parametrizations") and "weight" in conv.parametrizations for conv in convs)
     with torch.no_grad():
         assert model(torch.zeros(2, 3, 128, 128)).shape == (2, 1, 14, 14)
+
+
+def test_relation_matrix_is_channel_free_and_pooled():
+    from makeup.distill import relation_matrix
+
+    torch.manual_seed(0)
+    features = torch.randn(2, 16, 8, 8)
+    relations = relation_matrix(features)
+    assert relations.shape == (2, 64, 64)
+    assert torch.allclose(relations.norm(dim=2), torch.ones(2, 64), atol=1e-5)
+    assert torch.equal(relations.argmax(dim=2)[0], torch.arange(64))  # each position is most like itself
+    # the same positions in more channels (a wider network), scaled: the same relations
+    wider = torch.cat([features, features], dim=1) * 3.0
+    assert torch.allclose(relation_matrix(wider), relations, atol=1e-5)
+    assert relation_matrix(torch.randn(1, 4, 128, 96), max_side=32).shape == (1, 32 * 24, 32 * 24)
