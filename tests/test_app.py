@@ -254,3 +254,30 @@ def test_api_bad_upload_gives_the_readable_error(client, photos):
     with pytest.raises(Exception, match="No face was found in the reference image"):
         client.predict(handle_file(photos["astronaut"]), handle_file(photos["blank"]), model=UNTRAINED,
                        api_name="/transfer")
+
+
+def test_without_mediapipe_the_app_still_runs_and_says_what_needs_it(pipeline, photos, monkeypatch, tmp_path):
+    import sys
+
+    import makeup.app.catalog as catalog
+    import makeup.app.ui as ui
+    import makeup.regions as regions
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # `import mediapipe` now fails as if it were absent
+    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions", None)
+    monkeypatch.setattr(regions, "_MESH", None)
+    monkeypatch.setattr(catalog, "mediapipe_available", lambda: False)
+    monkeypatch.setattr(ui, "mediapipe_available", lambda: False)
+    labels = {entry.name: entry.label for entry in model_entries()}
+    assert "needs mediapipe" in labels["classical"] and "needs mediapipe" in labels["example"]
+    assert "example" not in default_selection(model_entries())
+    app = build_app(pipeline, examples_dir=tmp_path)  # no painted looks, still a page
+    parts = [block for block in app.blocks.values() if getattr(block, "label", None) == "Face parts"]
+    assert parts and parts[0].interactive is False and "mediapipe" in parts[0].info
+    handlers = Handlers(pipeline)
+    image, _ = handlers.transfer(photos["astronaut"], photos["grace"], UNTRAINED)  # networks need no FaceMesh
+    assert image.ndim == 3
+    with pytest.raises(gr.Error, match="mediapipe"):
+        handlers.compare(photos["astronaut"], photos["grace"], ["classical"])
+    with pytest.raises(gr.Error, match="mediapipe"):
+        handlers.compare(photos["astronaut"], photos["grace"], [UNTRAINED], parts=["lips"])
