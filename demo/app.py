@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] = os.en
         parser.error(f"GRADIO_SERVER_PORT must be a port number, got {environ['GRADIO_SERVER_PORT']!r}")
     parser.add_argument("--port", type=int, default=port, help="default: $GRADIO_SERVER_PORT or 7860")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--cache-lifetime", type=int, default=AppLimits.cache_lifetime_s, metavar="SECONDS",
+                        help="delete uploads and results from Gradio's cache this long after they were written "
+                        "(default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -47,7 +50,8 @@ def main() -> None:
     start = time.perf_counter()
     # every model with trained weights loads now, once per process; untrained ones only if a user asks
     pipeline = MakeupPipeline(device=args.device, allow_untrained=True)
-    limits = AppLimits()
+    lifetime = max(1, args.cache_lifetime)
+    limits = AppLimits(cache_lifetime_s=lifetime, cache_sweep_s=min(AppLimits.cache_sweep_s, max(1, lifetime // 2)))
     app = build_app(pipeline, limits)
     log.info("face detector and %d model(s) ready on %s in %.1f s", len(pipeline.model_names), pipeline.device,
              time.perf_counter() - start)

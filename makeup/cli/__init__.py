@@ -21,6 +21,7 @@ SUBCOMMANDS = [
     ("export", "export"),
     ("plot-log", "plot_log"),
     ("eval", "eval"),
+    ("stress", "stress"),
 ]
 
 
