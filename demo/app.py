@@ -48,8 +48,9 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO)
     start = time.perf_counter()
-    # every model with trained weights loads now, once per process; untrained ones only if a user asks
-    pipeline = MakeupPipeline(device=args.device, allow_untrained=True)
+    # every model with trained weights loads now, once per process (a damaged weights file is left out and the
+    # page says why); untrained ones only if a user asks
+    pipeline = MakeupPipeline(device=args.device, allow_untrained=True, skip_broken=True)
     lifetime = max(1, args.cache_lifetime)
     limits = AppLimits(cache_lifetime_s=lifetime, cache_sweep_s=min(AppLimits.cache_sweep_s, max(1, lifetime // 2)))
     app = build_app(pipeline, limits)

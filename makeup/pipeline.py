@@ -13,6 +13,7 @@ built with `allow_untrained=True`; results then say `trained=False`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,10 @@ from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from makeup.models import get_card, list_models
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.partial import check_regions, keep_regions, region_weight
-from makeup.weights import WeightsMissingError, has_weights, load_model
+from makeup.weights import WeightsError, WeightsMissingError, has_weights, load_model
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -138,7 +142,9 @@ class MakeupPipeline:
     trained weights with random ones (for tests and demos of the machinery; results say `trained=False`).
     crop_size: the aligned crop the models see. min_face_size (pixels, the face box's shorter side) and
     min_confidence: faces below them raise FaceTooSmallError / LowConfidenceError. max_pixels: larger photos
-    are refused before decoding.
+    are refused before decoding. skip_broken: a model named in `models` (or found in the manifest) whose
+    weights cannot be loaded (truncated, damaged, another architecture) is left out and its reason kept in
+    `broken` (name: the error), instead of failing the whole pipeline: a server then still offers the models that are intact.
     """
 
     def __init__(
@@ -152,6 +158,7 @@ class MakeupPipeline:
         min_confidence: float = 0.9,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         detector: FaceDetector | None = None,
+        skip_broken: bool = False,
     ) -> None:
         if crop_size % 4:
             raise ValueError(f"crop_size must be divisible by 4 (the generators downsample twice), got {crop_size}")
@@ -168,8 +175,15 @@ class MakeupPipeline:
             models = [models]
         if models is None:
             models = [name for name in list_models("generator") if has_weights(name, weights_dir)]
+        self.broken: dict[str, WeightsError] = {}
         for name in models:
-            self.model(name)
+            try:
+                self.model(name)
+            except WeightsError as error:
+                if not skip_broken:
+                    raise
+                log.warning("left out %s: %s", name, error)
+                self.broken[name] = error
 
     @property
     def model_names(self) -> list[str]:

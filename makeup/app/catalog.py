@@ -7,6 +7,7 @@ code changes. The manifest's `benchmarks` and `baselines` sections give the late
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +53,15 @@ class ModelEntry:
         return label
 
 
-def model_entries(weights_dir: str | Path | None = None, include_untrained: bool = False) -> list[ModelEntry]:
-    """Trained networks first, then the classical methods, then (only when asked) networks without weights."""
+def model_entries(weights_dir: str | Path | None = None, include_untrained: bool = False,
+                  exclude: Collection[str] = ()) -> list[ModelEntry]:
+    """Trained networks first, then the classical methods, then (only when asked) networks without weights.
+    `exclude`: models to leave out (weights that failed to load)."""
     manifest = read_manifest(weights_dir)["models"]
     trained, classical, untrained = [], [], []
     for name in list_models("generator") + list_models("classical"):
+        if name in exclude:
+            continue
         card = get_card(name)
         is_classical = card.kind == "classical"
         has = is_classical or has_weights(name, weights_dir)

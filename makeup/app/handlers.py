@@ -111,6 +111,8 @@ class Handlers:
         self._compute = on_accelerator(self._run_models)
 
     def entries(self, include_untrained: bool = True) -> dict[str, ModelEntry]:
+        """Every model a request may name; those whose weights failed to load are refused by the pipeline with
+        their reason."""
         return {entry.name: entry for entry in model_entries(self.weights_dir, include_untrained)}
 
     def compare(self, source: str | None, reference: str | None, models: Sequence[str] | str | None,

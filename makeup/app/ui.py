@@ -52,12 +52,18 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
     limits = limits or AppLimits()
     handlers = Handlers(pipeline, limits, weights_dir)
     with_mediapipe = mediapipe_available()
-    trained = model_entries(weights_dir)
-    everything = model_entries(weights_dir, include_untrained=True)
+    broken = getattr(pipeline, "broken", {})
+    trained = model_entries(weights_dir, exclude=broken)
+    everything = model_entries(weights_dir, include_untrained=True, exclude=broken)
     examples = gather_examples(pipeline.prepare, with_looks=with_mediapipe, cache_dir=examples_dir)
 
     with gr.Blocks(title="makeup: makeup transfer", delete_cache=(limits.cache_sweep_s, limits.cache_lifetime_s)) as app:
         gr.Markdown(INTRO)
+        if broken:
+            # the reason's details (paths, checksums) go to the server log, not to a public page
+            gr.Markdown("**Not offered, their weights could not be loaded** (details in the server log): " +
+                        ", ".join(f"`{name}` ({type(error).__name__})" for name, error in broken.items()),
+                        elem_id="broken-weights")
         with gr.Row():
             with gr.Column():
                 source = UploadedPhoto(label="Source face", type="filepath", image_mode=None, format="png", elem_id="source",
