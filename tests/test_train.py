@@ -296,6 +296,96 @@ def test_kill_9_then_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_p
     assert logged == list(range(1, steps + 1))  # no step twice, none missing
 
 
+KILLED_WHILE_SAVING = """
+import time
+from pathlib import Path
+import makeup.train.checkpoint as checkpoint
+from test_train import TinyFaces, tiny_config
+from makeup.train import train
+out, marker = sys.argv[1], Path(sys.argv[3])
+write = checkpoint._fsync_file
+
+def stall_in_step_6(path):
+    write(path)
+    if ".step_00000006.tmp" in str(path):  # half of step 6 is on disk, not yet renamed into place
+        marker.touch()
+        time.sleep(300)
+
+checkpoint._fsync_file = stall_in_step_6
+train(tiny_config(out, steps=int(sys.argv[2]), checkpoint_every=2), dataset=TinyFaces(), resume=True)
+"""
+
+
+def test_kill_9_while_a_checkpoint_is_written_loses_only_the_steps_since_the_last_good_one(tmp_path):
+    steps = 10
+    train(tiny_config(tmp_path / "straight", steps=steps, checkpoint_every=2), dataset=TinyFaces())
+    killed, marker = tmp_path / "killed", tmp_path / "saving"
+    process = run_script(KILLED_WHILE_SAVING, str(killed), str(steps), str(marker), wait=False)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert marker.exists(), process.stdout.read().decode()[-2000:]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (killed / "checkpoints" / ".step_00000006.tmp").is_dir()  # the half-written one is there...
+    assert checkpoint.find_checkpoint(killed).name == "step_00000004"  # ...and never taken
+    resumed = train(tiny_config(killed, steps=steps, checkpoint_every=2), dataset=TinyFaces(), resume=True)
+    assert resumed.step == steps
+    assert_same_weights(model_tensors(killed), model_tensors(tmp_path / "straight"))
+    assert not list((killed / "checkpoints").glob(".*.tmp"))
+
+
+def test_a_full_disk_while_saving_keeps_the_last_checkpoint_and_stops_clearly(tmp_path, monkeypatch):
+    import errno
+
+    save = checkpoint.save_model_files
+
+    def disk_fills_at_step_4(models, folder, max_shard_bytes):
+        if "step_00000004" in str(folder):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(models, folder, max_shard_bytes)
+
+    monkeypatch.setattr(checkpoint, "save_model_files", disk_fills_at_step_4)
+    run = tmp_path / "run"
+    with pytest.raises(checkpoint.CheckpointWriteError, match="No space left on device") as caught:
+        train(tiny_config(run, steps=8, checkpoint_every=2), dataset=TinyFaces())
+    message = str(caught.value)
+    assert "step 4" in message and "step_00000002, is intact" in message and "--resume" in message
+    assert checkpoint.find_checkpoint(run).name == "step_00000002"
+    assert not list((run / "checkpoints").glob(".*.tmp"))  # nothing half-written left
+    monkeypatch.setattr(checkpoint, "save_model_files", save)  # space is back: the run continues
+    assert train(tiny_config(run, steps=8, checkpoint_every=2), dataset=TinyFaces(), resume=True).step == 8
+
+
+def test_the_command_line_reports_a_failed_checkpoint_write_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from makeup.train.command import main as train_main
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_model_files", no_space)
+    monkeypatch.setattr("makeup.train.trainer.build_dataset", lambda config: TinyFaces())
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(f"""out_dir = "{tmp_path / 'run'}"
+image_size = {SIZE}
+steps = 4
+batch_size = 1
+num_workers = 0
+augment = false
+perceptual_backbone = "tiny-random"
+generator_options = {{ width = 8, residual_blocks = 1 }}
+discriminator_options = {{ width = 8 }}
+sample_every = 0
+checkpoint_every = 2
+progress = false
+""")
+    code = train_main(["--config", str(recipe)])
+    captured = capsys.readouterr()
+    assert code == 1 and "No space left on device" in captured.err and "Traceback" not in captured.err
+
+
 # ---- DDP -------------------------------------------------------------------------------------------------------
 
 DDP_RUN = """

@@ -30,6 +30,10 @@ MODELS_STEM = "models"
 CHECKPOINT_FORMAT = "makeup-train-checkpoint"
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the message says which step, why, and that the previous one is kept."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or does not fit the models being trained."""
 
@@ -180,12 +184,27 @@ def save_checkpoint(
     checkpoint to copy off a machine); such a checkpoint can start a run but not resume one exactly.
     """
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:08d}"
-    final = root / name
     temporary = root / f".{name}.tmp"
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir()
+        return _write_checkpoint(root, name, temporary, step, models, optimizers, scaler, config, extra,
+                                 max_shard_bytes, keep, include_training_state)
+    except OSError as error:  # a full disk, a lost mount, no permission: the previous checkpoint is untouched
+        shutil.rmtree(temporary, ignore_errors=True)
+        previous = find_checkpoint(run_dir)
+        kept = f"the last good checkpoint, {previous.name}, is intact" if previous else "no earlier checkpoint exists"
+        raise CheckpointWriteError(
+            f"could not write the checkpoint of step {step} to {root}: {error.strerror or error}; {kept}. Free "
+            "space (or fix the folder) and continue with --resume."
+        ) from error
+
+
+def _write_checkpoint(root: Path, name: str, temporary: Path, step: int, models, optimizers, scaler, config,
+                      extra, max_shard_bytes: int, keep: int, include_training_state: bool) -> Path:
+    final = root / name
     model_files = save_model_files(models, temporary, max_shard_bytes)
     state: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,

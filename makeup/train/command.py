@@ -53,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    finished = train(config, resume=args.resume, init_from=args.init_from)
+    from makeup.train.checkpoint import CheckpointWriteError
+
+    try:
+        finished = train(config, resume=args.resume, init_from=args.init_from)
+    except CheckpointWriteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if os.environ.get("RANK", "0") == "0":
         print(f"stopped at step {finished.step}; run folder: {finished.run_dir}")
     return 0
