@@ -98,3 +98,36 @@ def test_folder_mode_with_one_reference_file(tmp_path, astronaut, grace_hopper):
                  *MODEL])
     assert code == 0
     assert [p.name for p in out.iterdir()] == ["one__look.png"]
+
+
+def test_folder_mode_interrupted_leaves_only_complete_files_and_a_rerun_finishes(tmp_path, astronaut, grace_hopper):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sources, outputs = tmp_path / "sources", tmp_path / "out"
+    for index in range(12):
+        save_image(np.ascontiguousarray(np.roll(astronaut, index * 3, axis=1)), sources / f"face{index:02d}.png")
+    save_image(grace_hopper, tmp_path / "look.png")
+    command = [sys.executable, "-m", "makeup", "transfer", "--sources", str(sources), "--references",
+               str(tmp_path / "look.png"), "-o", str(outputs), *MODEL]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not list(outputs.glob("*.png")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    written = sorted(outputs.glob("*.png"))
+    assert 1 <= len(written) < 12
+    assert not [p for p in outputs.iterdir() if p.suffix != ".png"]  # no partial file
+    for path in written:
+        assert load_image(path).shape == astronaut.shape  # every file is complete
+    stamps = {path: path.stat().st_mtime_ns for path in written}
+
+    assert main(["transfer", "--sources", str(sources), "--references", str(tmp_path / "look.png"),
+                 "-o", str(outputs), *MODEL]) == 0
+    assert len(list(outputs.glob("*.png"))) == 12
+    assert all(path.stat().st_mtime_ns == stamp for path, stamp in stamps.items())  # done ones were kept

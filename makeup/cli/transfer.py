@@ -20,7 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Detect and align both faces, run the model and paste the result back into the source photo "
         "at full resolution. Single mode: SOURCE REFERENCE -o OUT_FILE. Folder mode: --sources DIR --references "
         "DIR_OR_FILE -o OUT_DIR writes one image per source and reference pair, named SOURCE__REFERENCE; files "
-        "that cannot be used are reported and skipped. Outputs are written atomically.",
+        "that cannot be used are reported and skipped, outputs that already exist are kept (an interrupted run "
+        "continues where it stopped; --overwrite redoes them). Outputs are written atomically.",
     )
     parser.add_argument("source", nargs="?", help="the photo to put makeup on")
     parser.add_argument("reference", nargs="?", help="the photo whose makeup to copy")
@@ -40,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--allow-untrained", action="store_true",
                         help="run a model that has no trained weights (random output; for trying the machinery)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="folder mode: redo outputs that already exist (default: keep them)")
     parser.set_defaults(func=run)
 
 
@@ -105,11 +108,6 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def _run_folders(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from makeup.face import FaceError
-    from makeup.io import ImageError
-
     for label, path in (("--sources", args.sources), ("--references", args.references)):
         if not path.exists():
             print(f"error: {label} {path} does not exist", file=sys.stderr)
@@ -123,6 +121,29 @@ def _run_folders(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
         print("error: no images found (looked for " + ", ".join(IMAGE_SUFFIXES) + ")", file=sys.stderr)
         return 2
 
+    try:
+        return _transfer_folders(pipeline, args, sources, references)
+    except KeyboardInterrupt:  # every finished output is complete (atomic writes); a rerun skips them
+        print("interrupted: the outputs written so far are complete; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+
+
+def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, sources: list[Path],
+                      references: list[Path]) -> int:
+    from tqdm import tqdm
+
+    from makeup.face import FaceError
+    from makeup.io import ImageError
+
+    def output_path(source: Path, reference: Path) -> Path:
+        return args.output / f"{source.stem}__{reference.stem}.{args.format}"
+
+    if not args.overwrite:  # a rerun after an interruption: keep what is done, detect nothing for it
+        done = {(s, r) for s in sources for r in references if output_path(s, r).is_file()}
+        sources = [s for s in sources if any((s, r) not in done for r in references)]
+        if done:
+            print(f"kept {len(done)} output(s) that already exist (--overwrite redoes them)")
     failures: list[str] = []
     prepared_references: dict[Path, PreparedImage] = {}
     for path in references:  # each reference is analysed once, whatever the number of sources
@@ -140,7 +161,10 @@ def _run_folders(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
                 progress.update(len(prepared_references))
                 continue
             for reference_path, reference in prepared_references.items():
-                output = args.output / f"{source_path.stem}__{reference_path.stem}.{args.format}"
+                output = output_path(source_path, reference_path)
+                if output.is_file() and not args.overwrite:
+                    progress.update(1)
+                    continue
                 try:
                     _transfer_one(pipeline, source, reference, output, args)
                     written += 1
