@@ -281,3 +281,29 @@ def test_without_mediapipe_the_app_still_runs_and_says_what_needs_it(pipeline, p
         handlers.compare(photos["astronaut"], photos["grace"], ["classical"])
     with pytest.raises(gr.Error, match="mediapipe"):
         handlers.compare(photos["astronaut"], photos["grace"], [UNTRAINED], parts=["lips"])
+
+
+def test_the_api_never_reads_a_file_outside_the_upload_cache(client, photos, tmp_path):
+    """A client that names a server path instead of uploading a file is refused; the file is never read."""
+    import httpx
+
+    secret = tmp_path / "secret.png"
+    Image.fromarray(np.zeros((300, 300, 3), np.uint8)).save(secret)
+    for path in (str(secret), "/etc/passwd", "../../../../etc/passwd"):
+        forged = {"path": path, "meta": {"_type": "gradio.FileData"}}
+        base = client.src.rstrip("/")
+        started = httpx.post(f"{base}/gradio_api/call/transfer",
+                             json={"data": [forged, forged, UNTRAINED, 1.0, ["lips", "eyes", "skin"], "full photo"]})
+        if started.status_code != 200:  # refused before it was queued
+            continue
+        event_id = started.json()["event_id"]
+        stream = httpx.get(f"{base}/gradio_api/call/transfer/{event_id}", timeout=60).text
+        assert "event: error" in stream and "event: complete" not in stream, stream[:500]
+    # the same call with a file that went through the upload cache works: the refusals above are about the path
+    with open(photos["astronaut"], "rb") as handle:
+        uploaded = httpx.post(f"{base}/gradio_api/upload", files={"files": handle}).json()[0]
+    good = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+    started = httpx.post(f"{base}/gradio_api/call/transfer",
+                         json={"data": [good, good, UNTRAINED, 1.0, ["lips", "eyes", "skin"], "full photo"]})
+    stream = httpx.get(f"{base}/gradio_api/call/transfer/{started.json()['event_id']}", timeout=60).text
+    assert "event: complete" in stream, stream[:500]
