@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
@@ -172,21 +173,20 @@ def describe(comparison: Comparison, name: str) -> str:
     return "\n".join(lines)
 
 
-class _readable_errors:
+@contextmanager
+def _readable_errors() -> Iterator[None]:
     """Turn the pipeline's typed errors into gr.Error; log and summarise anything else."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, gr.Error):
-            return False
-        # ImportError: an optional package (mediapipe) is missing; its message says what to install
-        if isinstance(error, (InputImageError, WeightsError, ValueError, ImportError)):
-            raise gr.Error(str(error)) from error
-        log.error("transfer failed", exc_info=(kind, error, traceback))
-        raise gr.Error(f"The transfer failed unexpectedly ({kind.__name__}). Try other photos; if it happens "
-                       "again, report it with the photos.") from error
+    try:
+        yield
+    except gr.Error:
+        raise
+    # ImportError: an optional package (mediapipe) is missing; its message says what to install
+    except (InputImageError, WeightsError, ValueError, ImportError) as error:
+        raise gr.Error(str(error)) from error
+    except Exception as error:
+        log.exception("transfer failed")
+        raise gr.Error(f"The transfer failed unexpectedly ({type(error).__name__}). Try other photos; if it "
+                       "happens again, report it with the photos.") from error
 
 
 def _with_boxes(photo: np.ndarray, faces) -> np.ndarray:
