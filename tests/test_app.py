@@ -307,3 +307,12 @@ def test_the_api_never_reads_a_file_outside_the_upload_cache(client, photos, tmp
                          json={"data": [good, good, UNTRAINED, 1.0, ["lips", "eyes", "skin"], "full photo"]})
     stream = httpx.get(f"{base}/gradio_api/call/transfer/{started.json()['event_id']}", timeout=60).text
     assert "event: complete" in stream, stream[:500]
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_stored(client, photos, tmp_path):
+    from gradio_client import handle_file
+
+    large = tmp_path / "large.png"
+    large.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (21 * 2**20))  # 21 MB; the limit is 20 MB
+    with pytest.raises(Exception, match="(?i)too large|file size|exceeds"):
+        client.predict(handle_file(large), handle_file(photos["grace"]), model=UNTRAINED, api_name="/transfer")

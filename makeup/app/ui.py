@@ -101,7 +101,8 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
                            tooltip=["model", "CPU latency (ms)", "PSNR (dB)", "GMACs"], height=300)
         with gr.Accordion("Detected faces and aligned crops", open=False):
             detections = gr.Gallery(label="Detections", format="png", columns=4, height="auto")
-        results = gr.State(None)
+        # the last comparison, for the slider; full-resolution images, so it is dropped after a while
+        results = gr.State(None, time_to_live=limits.cache_sweep_s)
 
         def run(source_path, reference_path, names, amount, chosen_parts, mode):
             comparison = handlers.compare(source_path, reference_path, names, amount, _parts(chosen_parts), mode)
