@@ -1,5 +1,19 @@
-"""Distillation from the teacher to the students (semantic relations today; more terms join this package)."""
+"""Distillation from the teacher to the students: loss terms on the trainer's `LossTerm` interface."""
 
 from makeup.distill.relation import relation_matrix
+from makeup.distill.terms import (
+    FeatureDistillationTerm,
+    OutputDistillationTerm,
+    RelationDistillationTerm,
+    relation_loss,
+    teacher_pass,
+)
 
-__all__ = ["relation_matrix"]
+__all__ = [
+    "FeatureDistillationTerm",
+    "OutputDistillationTerm",
+    "RelationDistillationTerm",
+    "relation_loss",
+    "relation_matrix",
+    "teacher_pass",
+]

@@ -1,0 +1,106 @@
+"""Distillation loss terms on the trainer's `LossTerm` interface: a student learns from a frozen teacher.
+
+The teacher runs once per step, in inference mode, and every term reads the same pass (`teacher_pass`):
+
+- `OutputDistillationTerm`: the student's outputs against the teacher's (L1).
+- `FeatureDistillationTerm`: student features, lifted by a 1x1 adapter, against the teacher's (MSE).
+- `RelationDistillationTerm`: semantic relations (Li, Jiang, Aarabi, ECCV 2020): the row-normalised HW x HW
+  relation matrices of student and teacher features (MSE); no adapter, any channel counts.
+
+Terms with adapters own parameters, which the optimiser must train with the student.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from makeup.distill.relation import relation_matrix
+from makeup.losses.terms import GeneratorStep, LossTerm
+
+TEACHER = "teacher"
+
+
+@dataclass
+class TeacherOutputs:
+    features: dict[str, torch.Tensor]
+    transferred: torch.Tensor
+    demakeup: torch.Tensor
+
+
+def teacher_pass(step: GeneratorStep, teacher: nn.Module) -> TeacherOutputs:
+    """The teacher's features and outputs on this step's pair, computed once and shared by every term.
+
+    Inference mode skips autograd bookkeeping; the results are cloned out of it so the losses can use them as
+    constants in the student's graph."""
+    if TEACHER not in step.cache:
+        source, reference = step.batch["source"], step.batch["reference"]
+        with torch.inference_mode():
+            features = teacher.encode(source, reference)
+            transferred, demakeup = teacher.decode(features)
+        step.cache[TEACHER] = TeacherOutputs({key: value.clone() for key, value in features.items()},
+                                             transferred.clone(), demakeup.clone())
+    return step.cache[TEACHER]
+
+
+class _TeacherTerm(LossTerm):
+    def __init__(self, weight: float, teacher: nn.Module) -> None:
+        super().__init__(weight)
+        # kept out of the module tree: the teacher's weights are not the student's to train or checkpoint
+        object.__setattr__(self, "teacher", teacher.eval().requires_grad_(False))
+
+
+class OutputDistillationTerm(_TeacherTerm):
+    """L1 between the student's and the teacher's outputs (both directions: makeup on, makeup off)."""
+
+    name = "kd_output"
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        teacher = teacher_pass(step, self.teacher)
+        return F.l1_loss(step.transferred, teacher.transferred) + F.l1_loss(step.demakeup, teacher.demakeup)
+
+
+class FeatureDistillationTerm(_TeacherTerm):
+    """MSE between student features lifted by a 1x1 adapter and the teacher's, per named layer pair.
+
+    `layers` maps a student feature name to the teacher's; `channels` maps the student name to
+    (student channels, teacher channels). Spatial sizes must agree (both encoders downsample alike)."""
+
+    name = "kd_feature"
+
+    def __init__(self, weight: float, teacher: nn.Module, layers: Mapping[str, str],
+                 channels: Mapping[str, tuple[int, int]]) -> None:
+        super().__init__(weight, teacher)
+        self.layers = dict(layers)
+        self.adapters = nn.ModuleDict({name: nn.Conv2d(*channels[name], kernel_size=1) for name in self.layers})
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        teacher = teacher_pass(step, self.teacher)
+        losses = [F.mse_loss(self.adapters[student](step.features[student]), teacher.features[target])
+                  for student, target in self.layers.items()]
+        return torch.stack(losses).mean()
+
+
+class RelationDistillationTerm(_TeacherTerm):
+    """MSE between the relation matrices of student and teacher features, per named layer pair; maps above
+    `max_side` are pooled first."""
+
+    name = "srp"
+
+    def __init__(self, weight: float, teacher: nn.Module, layers: Mapping[str, str], max_side: int = 64) -> None:
+        super().__init__(weight, teacher)
+        self.layers, self.max_side = dict(layers), max_side
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        teacher = teacher_pass(step, self.teacher)
+        return torch.stack([relation_loss(step.features[student], teacher.features[target], self.max_side)
+                            for student, target in self.layers.items()]).mean()
+
+
+def relation_loss(student: torch.Tensor, teacher: torch.Tensor, max_side: int = 64) -> torch.Tensor:
+    """Mean squared difference of the two maps' relation matrices (any channel counts, same spatial size)."""
+    return F.mse_loss(relation_matrix(student, max_side), relation_matrix(teacher, max_side))
