@@ -20,7 +20,7 @@ from pathlib import Path
 # A Hugging Face Space runs this file without installing the package: make the repository importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from makeup.app import AppLimits, build_app  # noqa: E402
+from makeup.app import AppLimits, build_app, limit_malloc_arenas  # noqa: E402
 from makeup.pipeline import MakeupPipeline  # noqa: E402
 
 log = logging.getLogger("makeup.demo")
@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] = os.en
 def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.INFO)
+    limit_malloc_arenas()  # before the server's threads start: keeps memory flat under load
     start = time.perf_counter()
     # every model with trained weights loads now, once per process (a damaged weights file is left out and the
     # page says why); untrained ones only if a user asks

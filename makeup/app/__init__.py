@@ -8,7 +8,7 @@
     app.launch(**limits.launch_options())
 """
 
-from makeup.app.limits import AppLimits
+from makeup.app.limits import AppLimits, limit_malloc_arenas
 from makeup.app.ui import build_app
 
-__all__ = ["AppLimits", "build_app"]
+__all__ = ["AppLimits", "build_app", "limit_malloc_arenas"]
