@@ -144,7 +144,8 @@ class MakeupPipeline:
     min_confidence: faces below them raise FaceTooSmallError / LowConfidenceError. max_pixels: larger photos
     are refused before decoding. skip_broken: a model named in `models` (or found in the manifest) whose
     weights cannot be loaded (truncated, damaged, another architecture) is left out and its reason kept in
-    `broken` (name: the error), instead of failing the whole pipeline: a server then still offers the models that are intact.
+    `broken` (name: the error), instead of failing the whole pipeline: a server then still offers the models
+    that are intact.
     """
 
     def __init__(

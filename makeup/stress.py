@@ -261,7 +261,8 @@ def format_summary(summary: dict) -> str:
         if figures:
             rows.append((f"{phase.replace('_', ' ')} (median / p95 s)", f"{figures['median_s']} / {figures['p95_s']}"))
     rss = summary["rss_mb"]
-    rows.append(("server RSS MiB (start / after 20 / end)", f"{rss.get('start')} / {rss.get('after_20')} / {rss.get('end')}"))
+    rows.append(("server RSS MiB (start / after 20 / end)",
+                 f"{rss.get('start')} / {rss.get('after_20')} / {rss.get('end')}"))
     rows.append(("RSS growth after warm-up", f"{summary['rss_growth_after_warmup_percent']}%"))
     files = summary["cache_files"]
     rows.append(("files in Gradio's cache (start / end / after lifetime)",

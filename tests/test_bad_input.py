@@ -144,7 +144,8 @@ CASES = [
     Case("no face as reference", lambda p, f, o: Image.new("RGB", (640, 480)).save(p), NoFaceError, role="reference"),
     Case("truncated reference", _truncated("jpg"), TruncatedImageError, role="reference"),
     # the astronaut as source and Grace Hopper as reference, the other way round from every other case
-    Case("source and reference swapped", lambda p, f, o: _save(o, p), "ok", role="swapped", shape=lambda f: (512, 512, 3)),
+    Case("source and reference swapped", lambda p, f, o: _save(o, p), "ok", role="swapped",
+         shape=lambda f: (512, 512, 3)),
     Case("the same file as both", lambda p, f, o: _save(f, p), "ok", role="both", shape=_upright),
 ]
 SUFFIX = {"animated GIF": ".gif", "CMYK JPEG": ".jpg", "truncated JPEG": ".jpg", "truncated reference": ".jpg",

@@ -28,20 +28,24 @@ NO_MEDIAPIPE = ("Partial makeup and the classical methods need FaceMesh (mediapi
                 "installed here: `pip install mediapipe==0.10.21`, or install the package with `.[app]`.")
 
 
-class UploadedPhoto(gr.Image):
-    """A photo input that hands over the uploaded file untouched.
+def photo_input(**options) -> gr.Image:
+    """A photo input that hands the pipeline the uploaded file untouched.
 
     gr.Image would open every upload with Pillow first: a broken or hostile file then fails inside Gradio with
     an unreadable error, and a huge one is decoded before any limit is checked. The pipeline's loader reads it
     instead: pixel count from the header, EXIF rotation, every mode, and a message naming the photo at fault.
+    (Overridden on the instance: a gr.Image subclass would make Gradio write a .pyi file into the package.)
     """
+    image = gr.Image(type="filepath", image_mode=None, format="png", sources=["upload", "webcam", "clipboard"],
+                     **options)
 
-    is_template = True  # drawn by gr.Image's front end
-
-    def preprocess(self, payload):
+    def uploaded_file(payload):
         if payload is not None and payload.path is not None:
             return str(payload.path)
-        return super().preprocess(payload)
+        return gr.Image.preprocess(image, payload)
+
+    image.preprocess = uploaded_file
+    return image
 
 
 def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights_dir: str | Path | None = None,
@@ -57,7 +61,8 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
     everything = model_entries(weights_dir, include_untrained=True, exclude=broken)
     examples = gather_examples(pipeline.prepare, with_looks=with_mediapipe, cache_dir=examples_dir)
 
-    with gr.Blocks(title="makeup: makeup transfer", delete_cache=(limits.cache_sweep_s, limits.cache_lifetime_s)) as app:
+    sweep = (limits.cache_sweep_s, limits.cache_lifetime_s)
+    with gr.Blocks(title="makeup: makeup transfer", delete_cache=sweep) as app:
         gr.Markdown(INTRO)
         if broken:
             # the reason's details (paths, checksums) go to the server log, not to a public page
@@ -66,13 +71,11 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
                         elem_id="broken-weights")
         with gr.Row():
             with gr.Column():
-                source = UploadedPhoto(label="Source face", type="filepath", image_mode=None, format="png", elem_id="source",
-                                       sources=["upload", "webcam", "clipboard"], height=320)
+                source = photo_input(label="Source face", elem_id="source", height=320)
                 if examples.sources:
                     gr.Examples(examples.sources, inputs=source, label="Example sources", examples_per_page=8)
             with gr.Column():
-                reference = UploadedPhoto(label="Reference makeup", type="filepath", image_mode=None, format="png", elem_id="reference",
-                                          sources=["upload", "webcam", "clipboard"], height=320)
+                reference = photo_input(label="Reference makeup", elem_id="reference", height=320)
                 if examples.references:
                     gr.Examples(examples.references, inputs=reference, label="Example references",
                                 examples_per_page=8)
