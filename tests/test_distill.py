@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 
 from makeup.distill import (FeatureDistillationTerm, OutputDistillationTerm, RelationDistillationTerm,
@@ -75,3 +77,89 @@ def test_teacher_pass_outputs_can_be_used_in_the_students_graph():
     outputs = teacher_pass(step, teacher)
     assert not outputs.transferred.is_inference()
     (step.transferred - outputs.transferred).abs().mean().backward()
+
+
+def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import TinyFaces, tiny_config
+
+    from makeup.train import checkpoint, train
+    from makeup.train.log import LOG_FILE, read_log
+    from makeup.weights import file_sha256, save_weights
+
+    torch.manual_seed(0)
+    teacher = create_model("beautygan", width=8, residual_blocks=1)
+    weights = save_weights(teacher, "beautygan", tmp_path / "weights")
+    before = file_sha256(weights)
+    student = {"generator": "slim-s", "generator_options": {"width": 4, "bottleneck": 8, "residual_blocks": 1,
+                                                            "head_width": 4}}
+    config = tiny_config(tmp_path / "run", steps=30, lr_generator=3e-3, checkpoint_every=15, teacher=str(weights),
+                         distill_output_weight=1.0, distill_feature_weight=1.0, distill_relation_weight=1.0,
+                         adversarial_weight=0.0, **student)
+    finished = train(config, dataset=TinyFaces(count=1))
+    log = read_log(tmp_path / "run" / LOG_FILE)
+    for name in ("kd_output", "kd_feature", "srp"):
+        values = [record[f"loss/{name}"] for record in log]
+        assert sum(values[-5:]) < sum(values[:5]), name  # each distillation loss falls
+    assert file_sha256(weights) == before  # the teacher's file is never written
+    saved = checkpoint.load_model_tensors(checkpoint.find_checkpoint(tmp_path / "run"))
+    assert any(key.startswith("kd_feature.adapters.") for key in saved["terms"])  # the adapters are checkpointed
+    assert finished.step == 30
+    resumed = train(tiny_config(tmp_path / "run", steps=32, checkpoint_every=15, teacher=str(weights),
+                                distill_output_weight=1.0, distill_feature_weight=1.0, distill_relation_weight=1.0,
+                                adversarial_weight=0.0, **student), dataset=TinyFaces(count=1), resume=True)
+    assert resumed.step == 32
+
+
+def test_distillation_weights_without_a_teacher_are_refused(tmp_path):
+    import pytest
+
+    from makeup.distill.build import build_distill_terms
+    from makeup.train import TrainConfig
+
+    with pytest.raises(ValueError, match="no teacher"):
+        build_distill_terms(TrainConfig(distill_relation_weight=1.0), create_model("slim-s"))
+
+
+def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import SIZE, TinyFaces
+
+    from makeup.cli import main
+    from makeup.train.log import LOG_FILE, read_log
+    from makeup.weights import save_weights
+
+    torch.manual_seed(0)
+    weights = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "weights")
+    monkeypatch.setattr("makeup.train.trainer.build_dataset", lambda config: TinyFaces())
+    recipe = tmp_path / "student.toml"
+    recipe.write_text(f"""image_size = {SIZE}
+batch_size = 1
+num_workers = 0
+augment = false
+perceptual_backbone = "none"
+perceptual_weight = 0.0
+paired_perceptual_weight = 0.0
+generator_options = {{ width = 4, bottleneck = 8, residual_blocks = 1, head_width = 4 }}
+discriminator_options = {{ width = 8 }}
+sample_every = 0
+log_every = 1
+progress = false
+distill_relation_weight = 0.5
+distill_output_weight = 2.0
+""")
+    code = main(["train", "student", "--config", str(recipe), "--arch", "slim-s", "--teacher", str(weights),
+                 "--methods", "srp,feature", "--out-dir", str(tmp_path / "run"), "--steps", "2"])
+    assert code == 0
+    record = read_log(tmp_path / "run" / LOG_FILE)[-1]
+    assert "loss/srp" in record and "loss/kd_feature" in record and "loss/kd_output" not in record
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["generator"] == "slim-s" and saved["teacher"] == str(weights)
+    assert saved["distill_relation_weight"] == 0.5  # the recipe's weight is kept
+    assert saved["distill_feature_weight"] == 1.0 and saved["distill_output_weight"] == 0.0

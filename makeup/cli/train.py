@@ -22,6 +22,20 @@ def add_parser(subparsers) -> None:
     add_arguments(teacher)
     teacher.set_defaults(func=_run_teacher)
 
+    student = actions.add_parser(
+        "student",
+        help="distil a student from a frozen teacher (output, feature and semantic-relation distillation)",
+        description="Train --arch NAME from the data and from --teacher (a model with shipped weights or a "
+        ".safetensors file), with the distillation terms of --methods: kd (outputs), feature (features through "
+        "1x1 adapters), srp (semantic relations). A chosen method keeps the weight the config gives it "
+        "(distill_output_weight, distill_feature_weight, distill_relation_weight), 1 if none; the others are off.",
+    )
+    add_arguments(student)
+    student.add_argument("--arch", dest="generator", help="the student's registry name (e.g. slim-s)")
+    student.add_argument("--teacher", help="default: beautygan")
+    student.add_argument("--methods", default="kd,srp", help="comma-separated: kd, feature, srp (default kd,srp)")
+    student.set_defaults(func=_run_student)
+
     speed = actions.add_parser("speed", help="measure steps/s and images/s for several batch sizes")
     from makeup.train.speed import add_arguments as add_speed_arguments
 
@@ -45,6 +59,35 @@ def _run_teacher(args: argparse.Namespace) -> int:
     from makeup.train.command import run
 
     return run(args)
+
+
+def _run_student(args: argparse.Namespace) -> int:
+    from makeup.train.command import run
+
+    methods = {name.strip() for name in args.methods.split(",") if name.strip()}
+    unknown = methods - set(_METHOD_WEIGHTS)
+    if unknown:
+        print(f"error: unknown --methods {sorted(unknown)}; choose among {', '.join(_METHOD_WEIGHTS)}")
+        return 2
+    from makeup.train.command import config_from_args
+    from makeup.train.config import ConfigError
+
+    if args.teacher or not any(item.startswith("teacher=") for item in args.assignments):
+        args.assignments = [f"teacher={args.teacher or 'beautygan'}", *args.assignments]
+    try:
+        resolved = config_from_args(args)
+    except ConfigError as error:
+        print(f"error: {error}")
+        return 2
+    # a chosen method keeps the weight the config gives it (1 if none); the others are switched off
+    for method, key in _METHOD_WEIGHTS.items():
+        weight = (getattr(resolved, key) or 1.0) if method in methods else 0.0
+        args.assignments.append(f"{key}={weight}")
+    return run(args)
+
+
+_METHOD_WEIGHTS = {"kd": "distill_output_weight", "feature": "distill_feature_weight",
+                   "srp": "distill_relation_weight"}
 
 
 def _run_speed(args: argparse.Namespace) -> int:

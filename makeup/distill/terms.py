@@ -5,7 +5,7 @@ The teacher runs once per step, in inference mode, and every term reads the same
 - `OutputDistillationTerm`: the student's outputs against the teacher's (L1).
 - `FeatureDistillationTerm`: student features, lifted by a 1x1 adapter, against the teacher's (MSE).
 - `RelationDistillationTerm`: semantic relations (Li, Jiang, Aarabi, ECCV 2020): the row-normalised HW x HW
-  relation matrices of student and teacher features (MSE); no adapter, any channel counts.
+  relation matrices of student and teacher features (squared row distance); no adapter, any channel counts.
 
 Terms with adapters own parameters, which the optimiser must train with the student.
 """
@@ -86,7 +86,7 @@ class FeatureDistillationTerm(_TeacherTerm):
 
 
 class RelationDistillationTerm(_TeacherTerm):
-    """MSE between the relation matrices of student and teacher features, per named layer pair; maps above
+    """`relation_loss` between the relation matrices of student and teacher features, per named layer pair; maps above
     `max_side` are pooled first."""
 
     name = "srp"
@@ -102,5 +102,8 @@ class RelationDistillationTerm(_TeacherTerm):
 
 
 def relation_loss(student: torch.Tensor, teacher: torch.Tensor, max_side: int = 64) -> torch.Tensor:
-    """Mean squared difference of the two maps' relation matrices (any channel counts, same spatial size)."""
-    return F.mse_loss(relation_matrix(student, max_side), relation_matrix(teacher, max_side))
+    """The squared distance between matching rows of the two maps' relation matrices, averaged over rows (any
+    channel counts, same spatial size). Rows are unit vectors, so it lies in [0, 4] whatever the map size: an
+    element-wise mean would shrink with HW and need a weight for every resolution."""
+    difference = relation_matrix(student, max_side) - relation_matrix(teacher, max_side)
+    return difference.pow(2).sum(dim=-1).mean()

@@ -76,6 +76,17 @@ class TrainConfig:
     perceptual_backbone: str = "vgg16"  # "vgg16" (needs perceptual_weights_path), "tiny-random" or "none"
     perceptual_weights_path: str = ""
 
+    # distillation (makeup.distill): a frozen teacher, a registry name with shipped weights or a .safetensors
+    # file ("": none); each term is on when its weight is above 0. Layers map student feature names to the
+    # teacher's (both models' `encode` keys); relation matrices of maps above distill_max_side are pooled.
+    teacher: str = ""
+    distill_output_weight: float = 0.0
+    distill_feature_weight: float = 0.0
+    distill_relation_weight: float = 0.0
+    distill_layers: dict[str, str] = field(
+        default_factory=lambda: {"source_half": "source_half", "reference_half": "reference_half"})
+    distill_max_side: int = 64
+
     # speed and reproducibility
     device: str = "auto"  # "auto": cuda when available, else cpu
     precision: str = "auto"  # "auto": bf16 autocast on cuda, fp32 on cpu; or "bf16", "fp16", "fp32"

@@ -41,6 +41,7 @@ from makeup.losses import (
     create_backbone,
     lsgan_discriminator_loss,
 )
+from makeup.distill.build import build_distill_terms
 from makeup.losses.terms import CYCLE, IDENTITY
 from makeup.models import create_model
 from makeup.train import checkpoint
@@ -264,6 +265,14 @@ def train(
         teardown_distributed()
 
 
+def _average_gradients(parameters: list[nn.Parameter], context: DistributedContext) -> None:
+    if context.world_size > 1:
+        for parameter in parameters:
+            if parameter.grad is not None:
+                torch.distributed.all_reduce(parameter.grad)
+                parameter.grad /= context.world_size
+
+
 def _train(
     config: TrainConfig,
     context: DistributedContext,
@@ -296,13 +305,20 @@ def _train(
     for model in models.values():
         model.to(device, memory_format=memory_format).train()
 
-    terms = build_loss_terms(config, device) + extra_terms
+    terms = build_loss_terms(config, device) + build_distill_terms(config, generator, device) + extra_terms
     for term in terms:
         term.to(device)
     passes = frozenset().union(*(term.needs for term in terms))
     train_discriminators = any(isinstance(term, AdversarialTerm) for term in terms)
+    # terms with parameters (distillation adapters) train with the generator and are checkpointed with it
+    term_modules = nn.ModuleDict({term.name: term for term in terms
+                                  if any(parameter.requires_grad for parameter in term.parameters())})
+    term_parameters = [parameter for parameter in term_modules.parameters() if parameter.requires_grad]
+    if term_parameters:
+        models["terms"] = term_modules
 
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=(config.beta1, config.beta2))
+    optimizer_g = torch.optim.Adam([*generator.parameters(), *term_parameters], lr=config.lr_generator,
+                                   betas=(config.beta1, config.beta2))
     optimizer_d = torch.optim.Adam(
         [p for role in DISCRIMINATORS for p in discriminators[role].parameters()],
         lr=config.lr_discriminator,
@@ -396,6 +412,7 @@ def _train(
             loss_g = sum(term.weight * losses[term.name] for term in terms)
         optimizer_g.zero_grad(set_to_none=True)
         scaler.scale(loss_g).backward()
+        _average_gradients(term_parameters, context)  # DDP averages only the generator's
         if config.grad_clip:
             scaler.unscale_(optimizer_g)
             nn.utils.clip_grad_norm_(generator.parameters(), config.grad_clip)
