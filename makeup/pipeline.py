@@ -39,7 +39,6 @@ from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.partial import check_regions, keep_regions, region_weight
 from makeup.weights import WeightsError, WeightsMissingError, has_weights, load_model
 
-
 log = logging.getLogger(__name__)
 
 

@@ -94,8 +94,8 @@ def test_upload_two_photos_compare_two_models_and_see_both_results(app_url, tmp_
             for name in chosen:
                 expect(results.get_by_text(f"{name} · ", exact=False)).to_be_visible()
             expect(page.get_by_text("Detected once for all models")).to_be_visible()
-            page.wait_for_load_state("networkidle")  # the slider and table finish drawing
-            page.wait_for_timeout(1000)
+            expect(page.locator("#slider img").first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1500)  # let the slider and the table finish drawing before the screenshot
             page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
         finally:
             browser.close()

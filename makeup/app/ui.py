@@ -95,7 +95,7 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
                              elem_id="results")
         with gr.Row():
             slider_model = gr.Dropdown(choices=[], label="Before / after for", scale=1)
-            slider = gr.ImageSlider(label="Before / after", format="png", scale=3, max_height=420)
+            slider = gr.ImageSlider(label="Before / after", format="png", scale=3, max_height=420, elem_id="slider")
         table = gr.Dataframe(headers=TABLE_HEADERS, label="Figures of this run", interactive=False)
         chart = _chart(weights_dir)
         if chart is not None:
