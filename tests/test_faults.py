@@ -99,7 +99,7 @@ def test_a_damaged_weights_file_is_refused_and_the_intact_models_stay_offered(fa
 
 
 @pytest.mark.slow
-def test_the_launcher_starts_with_a_damaged_teacher_and_says_so(tmp_path):
+def test_the_launcher_starts_with_a_damaged_weights_file_and_says_so(tmp_path):
     folder = _weights(tmp_path / "weights")
     _flip_a_byte(folder)
     port = _free_port()
