@@ -52,8 +52,10 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
               examples_dir: Path | None = None) -> gr.Blocks:
     """The app's page on `pipeline` (built once per process, so MTCNN and the models load once).
 
-    Launch it with `app.launch(**limits.launch_options())` for the upload limit."""
+    Launch it with `app.launch(**limits.launch_options())` for the upload limit. `weights_dir`: where the
+    offered models' figures are read (default: the pipeline's)."""
     limits = limits or AppLimits()
+    weights_dir = weights_dir if weights_dir is not None else pipeline.weights_dir
     handlers = Handlers(pipeline, limits, weights_dir)
     with_mediapipe = mediapipe_available()
     broken = getattr(pipeline, "broken", {})
