@@ -170,8 +170,9 @@ class _Driver:
         options = {"model": self.config.model} if self.config.model else {}
         start = time.perf_counter()
         try:
-            image_path, _ = client.predict(handle_file(source), handle_file(self.photos["reference"]),
-                                           api_name="/transfer", **options)
+            job = client.submit(handle_file(source), handle_file(self.photos["reference"]), api_name="/transfer",
+                                **options)
+            image_path, _ = job.result(timeout=self.config.request_timeout_s)  # a hung server cannot hang the run
             seconds = time.perf_counter() - start
             with Image.open(image_path) as result, Image.open(source) as photo:
                 right = result.size == photo.size
