@@ -104,7 +104,7 @@ def run_stress(config: StressConfig, workdir: Path | None = None) -> StressRepor
     workdir = Path(workdir or tempfile.mkdtemp(prefix="makeup-stress-"))
     photos = _photos(workdir / "photos", config)
     gradio_cache = workdir / "gradio-cache"
-    port = _free_port()
+    port = free_port()
     environment = {**os.environ, "GRADIO_TEMP_DIR": str(gradio_cache), "GRADIO_ANALYTICS_ENABLED": "False"}
     server = subprocess.Popen(
         [sys.executable, str(APP), "--host", "127.0.0.1", "--port", str(port),
@@ -113,7 +113,7 @@ def run_stress(config: StressConfig, workdir: Path | None = None) -> StressRepor
     report = StressReport(config=asdict(config))
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait_until_up(url, server, config.startup_timeout_s)
+        wait_until_up(url, server, config.startup_timeout_s)
         report.rss_mb["start"] = _rss_mb(server.pid)
         report.cache_files["start"] = _count_files(gradio_cache)
         driver = _Driver(url, photos, config, report, server.pid)
@@ -218,7 +218,8 @@ def _photos(folder: Path, config: StressConfig) -> dict:
             "no-face": blank, "decompression-bomb": bomb}
 
 
-def _wait_until_up(url: str, server: subprocess.Popen, timeout_s: float) -> None:
+def wait_until_up(url: str, server: subprocess.Popen, timeout_s: float) -> None:
+    """Return once the app at `url` answers; RuntimeError if `server` exits first or time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -246,7 +247,8 @@ def _count_files(folder: Path) -> int:
     return sum(1 for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

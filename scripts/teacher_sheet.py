@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from makeup.app.examples import made_up, public_domain_portraits
 from makeup.synth import MakeupStyle, preset
 
 # Two evaluation presets (never seen in training; smoky eyes among them) and a vivid look written here for the
@@ -29,27 +30,6 @@ BLUE_LIDS = MakeupStyle(
 )
 LOOKS = {"classic-red": preset("classic-red"), "smoky-eye": preset("smoky-eye"), "blue lids": BLUE_LIDS}
 METHODS = ("classical", "example", "beautygan")
-
-
-def public_domain_portraits() -> dict[str, np.ndarray]:
-    import matplotlib.cbook
-    from PIL import Image
-    from skimage import data
-
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
-        hopper = np.asarray(Image.open(handle).convert("RGB"))
-    return {"astronaut": np.ascontiguousarray(data.astronaut()), "grace hopper": hopper}
-
-
-def made_up(pipeline, photo: np.ndarray, style: MakeupStyle) -> np.ndarray:
-    """The photo with a synthetic look painted on its aligned face and pasted back at full resolution."""
-    from makeup.face import paste_back
-    from makeup.regions import masks_from_image
-    from makeup.synth import render
-
-    aligned = pipeline.prepare(photo, "reference").aligned[0]
-    painted = render(aligned.crop, masks_from_image(aligned.crop), style)
-    return paste_back(photo, aligned, painted)
 
 
 def labelled(tile: np.ndarray, text: str) -> np.ndarray:
@@ -70,13 +50,13 @@ def main() -> None:
     pipeline = MakeupPipeline(models=list(METHODS), device="cpu", weights_dir=args.weights_dir)
     portraits = public_domain_portraits()
     rows = []
-    for source_name, reference_name in (("grace hopper", "astronaut"), ("astronaut", "grace hopper")):
+    for source_name, reference_name in (("grace-hopper", "astronaut"), ("astronaut", "grace-hopper")):
         for look_name, style in LOOKS.items():
-            reference = made_up(pipeline, portraits[reference_name], style)
+            reference = made_up(pipeline.prepare, portraits[reference_name], style)
             results = pipeline.transfer_all(portraits[source_name], reference, models=list(METHODS))
             crops = [results["beautygan"].source_crop, results["beautygan"].reference_crop,
                      *(results[method].outputs[0] for method in METHODS)]
-            captions = [source_name, f"{reference_name}, {look_name}", *METHODS]
+            captions = [source_name.replace("-", " "), f"{reference_name.replace('-', ' ')}, {look_name}", *METHODS]
             rows.append(np.hstack([labelled(crop.copy(), text) for crop, text in zip(crops, captions)]))
     sheet = np.vstack(rows)
     out = Path(args.out)

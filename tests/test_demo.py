@@ -4,12 +4,6 @@ start it."""
 from __future__ import annotations
 
 import importlib.util
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,33 +30,13 @@ def test_host_and_port_follow_gradio_environment_variables_and_flags_override_th
         demo.parse_args([], environ={"GRADIO_SERVER_PORT": "http"})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_launcher_serves_the_page_on_the_port_gradio_names(tmp_path):
     """`python demo/app.py` started from another folder comes up on
     GRADIO_SERVER_PORT and serves the app with its named API endpoints."""
-    port = _free_port()
-    environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                   "XDG_CACHE_HOME": str(tmp_path), "PYTHONPATH": ""}
-    process = subprocess.Popen([sys.executable, str(APP_PATH)], cwd=tmp_path, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline, config = time.monotonic() + 180, None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
-                    config = response.read().decode()
-                break
-            except OSError:
-                time.sleep(1)
-        assert process.poll() is None, process.stdout.read()
-        assert config is not None, "the app did not answer within 180 s"
-        assert "Transfer" in config and '"transfer"' in config and '"compare"' in config
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    from servers import demo_server  # tests/ is on sys.path under pytest
+
+    with demo_server(tmp_path, PYTHONPATH="") as server:
+        assert server.process.poll() is None, server.process.stdout.read()
+        assert server.config is not None, "the app did not answer within 180 s"
+        assert "Transfer" in server.config and '"transfer"' in server.config and '"compare"' in server.config

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -102,18 +97,15 @@ def test_a_damaged_weights_file_is_refused_and_the_intact_models_stay_offered(fa
 def test_the_launcher_starts_with_a_damaged_weights_file_and_says_so(tmp_path):
     folder = _weights(tmp_path / "weights")
     _flip_a_byte(folder)
-    port = _free_port()
-    environment = {**os.environ, "MAKEUP_WEIGHTS_DIR": str(folder), "GRADIO_SERVER_PORT": str(port),
-                   "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    process = subprocess.Popen([sys.executable, str(ROOT / "demo" / "app.py")], env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        config = _wait_for_config(port, process)
+    from servers import demo_server  # tests/ is on sys.path under pytest
+
+    with demo_server(tmp_path, MAKEUP_WEIGHTS_DIR=str(folder)) as server:
+        assert server.process.poll() is None, server.process.stdout.read()
+        assert server.config is not None, "the app did not come up"
+        config = server.config
         assert "Not offered, their weights could not be loaded" in config and "ChecksumMismatchError" in config
         assert f"{INTACT}: " in config  # the intact model is offered
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=30)[0]
+    output = server.output
     assert "left out slim-m" in output and "sha256" in output  # the details went to the log
 
 
@@ -146,23 +138,3 @@ def test_no_code_unpickles():
         assert "allow_pickle=True" not in text, path
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, (path, call)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_config(port: int, process: subprocess.Popen, timeout_s: float = 180) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            time.sleep(1)
-    raise AssertionError("the app did not come up")

@@ -31,7 +31,11 @@ class ModelEntry:
     params: int
     gmacs: float
     trained: bool
-    needs_mediapipe: bool
+
+    @property
+    def needs_mediapipe(self) -> bool:
+        """The classical methods read FaceMesh landmarks or masks."""
+        return self.kind == "classical"
 
     @property
     def gflops(self) -> float:
@@ -73,7 +77,6 @@ def model_entries(weights_dir: str | Path | None = None, include_untrained: bool
             params=card.params,
             gmacs=gmacs_at_working_size(card.gmacs, working_size),
             trained=has,
-            needs_mediapipe=is_classical,
         )
         (classical if is_classical else trained if has else untrained).append(entry)
     return trained + classical + (untrained if include_untrained else [])

@@ -110,11 +110,9 @@ class Handlers:
         self.limits = limits or AppLimits()
         self.weights_dir = weights_dir
         self._compute = on_accelerator(self._run_models)
-
-    def entries(self, include_untrained: bool = True) -> dict[str, ModelEntry]:
-        """Every model a request may name; those whose weights failed to load are refused by the pipeline with
-        their reason."""
-        return {entry.name: entry for entry in model_entries(self.weights_dir, include_untrained)}
+        # every model a request may name (read once: the manifest is re-read only when the app is rebuilt);
+        # those whose weights failed to load are refused by the pipeline with their reason
+        self.entries = {entry.name: entry for entry in model_entries(weights_dir, include_untrained=True)}
 
     def compare(self, source: str | None, reference: str | None, models: Sequence[str] | str | None,
                 intensity: float = 1.0, parts: Sequence[str] | None = None,
@@ -126,7 +124,7 @@ class Handlers:
             raise gr.Error(f"Upload {missing} first (both photos are needed).")
         if not names:
             raise gr.Error("Choose at least one model to run.")
-        entries = self.entries()
+        entries = self.entries
         unknown = [name for name in names if name not in entries]
         if unknown:
             raise gr.Error(f"Unknown model(s): {', '.join(unknown)}. Choose among: {', '.join(entries)}.")

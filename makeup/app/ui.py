@@ -59,8 +59,8 @@ def build_app(pipeline: MakeupPipeline, limits: AppLimits | None = None, weights
     handlers = Handlers(pipeline, limits, weights_dir)
     with_mediapipe = mediapipe_available()
     broken = getattr(pipeline, "broken", {})
-    trained = model_entries(weights_dir, exclude=broken)
     everything = model_entries(weights_dir, include_untrained=True, exclude=broken)
+    trained = [entry for entry in everything if entry.trained]  # networks with weights, classical methods
     examples = gather_examples(pipeline.prepare, with_looks=with_mediapipe, cache_dir=examples_dir)
 
     sweep = (limits.cache_sweep_s, limits.cache_lifetime_s)

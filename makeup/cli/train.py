@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers) -> None:
@@ -67,7 +68,8 @@ def _run_student(args: argparse.Namespace) -> int:
     methods = {name.strip() for name in args.methods.split(",") if name.strip()}
     unknown = methods - set(_METHOD_WEIGHTS)
     if unknown:
-        print(f"error: unknown --methods {sorted(unknown)}; choose among {', '.join(_METHOD_WEIGHTS)}")
+        print(f"error: unknown --methods {sorted(unknown)}; choose among {', '.join(_METHOD_WEIGHTS)}",
+              file=sys.stderr)
         return 2
     from makeup.train.command import config_from_args
     from makeup.train.config import ConfigError
@@ -77,7 +79,7 @@ def _run_student(args: argparse.Namespace) -> int:
     try:
         resolved = config_from_args(args)
     except ConfigError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 2
     # a chosen method keeps the weight the config gives it (1 if none); the others are switched off
     for method, key in _METHOD_WEIGHTS.items():
