@@ -6,9 +6,15 @@ import json
 
 import torch
 
-from makeup.distill import (FeatureDistillationTerm, OutputDistillationTerm, RelationDistillationTerm,
-                            relation_loss, teacher_pass)
-from makeup.losses.terms import GeneratorStep
+from makeup.distill import (
+    CollaborativeDistillationTerm,
+    FeatureDistillationTerm,
+    OutputDistillationTerm,
+    RelationDistillationTerm,
+    relation_loss,
+    teacher_pass,
+)
+from makeup.losses.terms import GeneratorStep, LossTerm
 from makeup.models import create_model
 
 SIZE = 32
@@ -79,6 +85,67 @@ def test_teacher_pass_outputs_can_be_used_in_the_students_graph():
     (step.transferred - outputs.transferred).abs().mean().backward()
 
 
+HALVES = {"source_half": "source_half", "reference_half": "reference_half"}
+
+
+def _identity_embedding(term: CollaborativeDistillationTerm) -> None:
+    with torch.no_grad():
+        for embedding in term.embeddings.values():
+            conv = embedding[0]
+            conv.weight.copy_(torch.eye(conv.out_channels).view_as(conv.weight))
+            conv.bias.zero_()
+
+
+def test_collaborative_loss_is_zero_when_the_student_reproduces_the_teachers_features():
+    teacher, _ = _models()
+    step = _step(teacher, teacher)  # a "student" whose features are the teacher's: the embedding has to be 1
+    term = CollaborativeDistillationTerm(1.0, teacher, HALVES, {name: (16, 16) for name in HALVES})
+    _identity_embedding(term)
+    assert term(step).item() < 1e-6
+    with torch.no_grad():
+        term.embeddings["source_half"][0].weight.mul_(0.5)
+    assert term(step).item() > 1e-3
+
+
+class _RecordingTerm(LossTerm):
+    """A task term that remembers which outputs it was given."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.seen = []
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        self.seen.append(step.transferred)
+        return step.transferred.abs().mean() * 0.0
+
+
+def test_collaborative_task_terms_see_the_frozen_decoders_outputs_and_only_the_student_trains():
+    teacher, student = _models()
+    before = {key: value.clone() for key, value in teacher.state_dict().items()}
+    recording = _RecordingTerm()
+    term = CollaborativeDistillationTerm(1.0, teacher, HALVES, {name: (4, 16) for name in HALVES},
+                                         task_terms=[recording], relu=True)
+    assert isinstance(term.embeddings["source_half"][1], torch.nn.ReLU)
+    assert not any(name.startswith(("teacher", "task_terms")) for name, _ in term.named_parameters())
+    optimizer = torch.optim.Adam([*student.encoder.parameters(), *term.parameters()], lr=1e-2)
+    losses = []
+    for _ in range(15):
+        step = _step(student)
+        loss = term(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]  # the student's encoder learns to feed the teacher's decoder
+    assert recording.seen and all(seen.shape == step.transferred.shape for seen in recording.seen)
+    assert not any(seen is step.transferred for seen in recording.seen)  # the decoder's outputs, not the student's
+    assert all(torch.equal(before[key], value) for key, value in teacher.state_dict().items())
+    assert all(parameter.grad is None for parameter in teacher.parameters())
+    assert student.encoder["source"][0][0].weight.grad is not None  # gradients reach the student through it
+
+
 def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_path):
     import sys
     from pathlib import Path
@@ -98,19 +165,21 @@ def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_
                                                             "head_width": 4}}
     config = tiny_config(tmp_path / "run", steps=30, lr_generator=3e-3, checkpoint_every=15, teacher=str(weights),
                          distill_output_weight=1.0, distill_feature_weight=1.0, distill_relation_weight=1.0,
-                         adversarial_weight=0.0, **student)
+                         distill_collaborative_weight=1.0, adversarial_weight=0.0, **student)
     finished = train(config, dataset=TinyFaces(count=1))
     log = read_log(tmp_path / "run" / LOG_FILE)
-    for name in ("kd_output", "kd_feature", "srp"):
+    for name in ("kd_output", "kd_feature", "srp", "cd"):
         values = [record[f"loss/{name}"] for record in log]
         assert sum(values[-5:]) < sum(values[:5]), name  # each distillation loss falls
     assert file_sha256(weights) == before  # the teacher's file is never written
     saved = checkpoint.load_model_tensors(checkpoint.find_checkpoint(tmp_path / "run"))
     assert any(key.startswith("kd_feature.adapters.") for key in saved["terms"])  # the adapters are checkpointed
+    assert any(key.startswith("cd.embeddings.") for key in saved["terms"])
     assert finished.step == 30
     resumed = train(tiny_config(tmp_path / "run", steps=32, checkpoint_every=15, teacher=str(weights),
                                 distill_output_weight=1.0, distill_feature_weight=1.0, distill_relation_weight=1.0,
-                                adversarial_weight=0.0, **student), dataset=TinyFaces(count=1), resume=True)
+                                distill_collaborative_weight=1.0, adversarial_weight=0.0, **student),
+                    dataset=TinyFaces(count=1), resume=True)
     assert resumed.step == 32
 
 
@@ -155,11 +224,13 @@ distill_relation_weight = 0.5
 distill_output_weight = 2.0
 """)
     code = main(["train", "student", "--config", str(recipe), "--arch", "slim-s", "--teacher", str(weights),
-                 "--methods", "srp,feature", "--out-dir", str(tmp_path / "run"), "--steps", "2"])
+                 "--methods", "srp,feature,cd", "--out-dir", str(tmp_path / "run"), "--steps", "2"])
     assert code == 0
     record = read_log(tmp_path / "run" / LOG_FILE)[-1]
-    assert "loss/srp" in record and "loss/kd_feature" in record and "loss/kd_output" not in record
+    assert "loss/srp" in record and "loss/kd_feature" in record and "loss/cd" in record
+    assert "loss/kd_output" not in record
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["generator"] == "slim-s" and saved["teacher"] == str(weights)
     assert saved["distill_relation_weight"] == 0.5  # the recipe's weight is kept
     assert saved["distill_feature_weight"] == 1.0 and saved["distill_output_weight"] == 0.0
+    assert saved["distill_collaborative_weight"] == 1.0

@@ -33,6 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threads", type=int, default=2,
                         help="torch CPU threads during timing (default 2, the machine the README figures come from)")
     parser.add_argument("--models", nargs="+", metavar="NAME", help="only these models (the teacher is always added)")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also time each generator exported to ONNX, run by onnxruntime on the CPU with the same "
+                             "threads (needs the onnx extra)")
     parser.add_argument("--pipeline", action="store_true",
                         help="measure the whole transfer pipeline instead (1 and 12 MP photos with the teacher and "
                              "the smallest student, per stage, and a 40 MP photo with peak memory)")
@@ -68,7 +71,8 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-def _measure_model(name: str, device: str, size: int, repeats: int, warmup: int, threads: int) -> dict[str, Any]:
+def _measure_model(name: str, device: str, size: int, repeats: int, warmup: int, threads: int,
+                   onnx: bool = False) -> dict[str, Any]:
     import torch
 
     from makeup.models import create_model, get_card
@@ -88,6 +92,9 @@ def _measure_model(name: str, device: str, size: int, repeats: int, warmup: int,
         peak_mb = measure_peak_memory_mb(model, inputs)
     finally:
         torch.set_num_threads(previous_threads)
+    onnx_ms = None
+    if onnx and card.kind == "generator" and device == "cpu":
+        onnx_ms = _onnx_latency_ms(model, inputs, repeats, warmup, threads)
     return {
         "model": name,
         "kind": card.kind,
@@ -98,11 +105,24 @@ def _measure_model(name: str, device: str, size: int, repeats: int, warmup: int,
         "min_ms": latency.min_ms,
         "max_ms": latency.max_ms,
         "peak_mb": peak_mb,
+        "onnx_ms": onnx_ms,
     }
 
 
+def _onnx_latency_ms(model, inputs, repeats: int, warmup: int, threads: int) -> float:
+    """Median latency of `model` exported to ONNX and run by onnxruntime with `threads` intra-op threads."""
+    import tempfile
+
+    from makeup.onnx_export import OnnxGenerator, export_onnx
+    from makeup.profile import measure_latency
+
+    with tempfile.TemporaryDirectory() as folder:
+        runner = OnnxGenerator(export_onnx(model, Path(folder) / "model.onnx"), threads=threads)
+        return measure_latency(runner, inputs, repeats=repeats, warmup=warmup).median_ms
+
+
 def models_record(device: str, size: int = 256, repeats: int = 10, warmup: int = 3, threads: int = 2,
-                  names: list[str] | None = None) -> dict[str, Any]:
+                  names: list[str] | None = None, onnx: bool = False) -> dict[str, Any]:
     """Measure models on `device` and return the record behind the models table (JSON-able).
 
     Ratios compare with the teacher measured in this same run: `macs_ratio` is how many times fewer MACs (for
@@ -116,11 +136,12 @@ def models_record(device: str, size: int = 256, repeats: int = 10, warmup: int =
     names = list(names) if names else list_models()
     if TEACHER not in names:
         names.insert(0, TEACHER)
-    rows = [_measure_model(name, device, size, repeats, warmup, threads) for name in names]
+    rows = [_measure_model(name, device, size, repeats, warmup, threads, onnx) for name in names]
     teacher = next(row for row in rows if row["model"] == TEACHER)
     for row in rows:
         row["macs_ratio"] = teacher["gmacs"] / row["gmacs"] if row["kind"] == "generator" else None
         row["speedup"] = teacher["median_ms"] / row["median_ms"] if row["kind"] != "discriminator" else None
+        row["onnx_speedup"] = teacher["median_ms"] / row["onnx_ms"] if row["onnx_ms"] else None
     return {
         "table": "models",
         "device": device,
@@ -140,17 +161,24 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}x"
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def models_markdown(record: dict[str, Any]) -> str:
     """The models table of a `models_record` as markdown, with a line saying what and where it measured."""
     threads = f", {record['threads']} threads" if record["threads"] else ""
+    onnx = any(row.get("onnx_ms") for row in record["rows"])
+    onnx_header = " ONNX ms | ONNX speed-up vs teacher (PyTorch) |" if onnx else ""
     lines = [
         f"Models at {record['size']}x{record['size']}, batch 1, both inputs for generators; "
         f"{record['device']} ({record['device_name']}{threads}), torch {record['torch']}, median of "
         f"{record['repeats']} after {record['warmup']} warm-up runs; ratios against {record['teacher']} from "
         f"this run.",
         "",
-        "| model | kind | params (M) | GMACs | GFLOPs | ms | peak MiB | MACs vs teacher | speed-up vs teacher |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| model | kind | params (M) | GMACs | GFLOPs | ms | peak MiB | MACs vs teacher | speed-up vs teacher |"
+        + onnx_header,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if onnx else ""),
     ]
     for row in record["rows"]:
         peak = "-" if row["peak_mb"] is None else f"{row['peak_mb']:.0f}"
@@ -158,6 +186,7 @@ def models_markdown(record: dict[str, Any]) -> str:
             f"| {row['model']} | {row['kind']} | {row['params'] / 1e6:.3f} | {row['gmacs']:.2f} | "
             f"{row['gflops']:.2f} | {row['median_ms']:.1f} | {peak} | {_ratio(row['macs_ratio'])} | "
             f"{_ratio(row['speedup'])} |"
+            + (f" {_ms(row.get('onnx_ms'))} | {_ratio(row.get('onnx_speedup'))} |" if onnx else "")
         )
     return "\n".join(lines)
 
@@ -190,10 +219,19 @@ def run(args: argparse.Namespace) -> int:
     except (UnknownModelError, RuntimeError) as error:
         print(f"error: {error}")
         return 2
+    if args.onnx:
+        from makeup.onnx_export import OnnxUnavailableError, require_onnx
+
+        try:
+            require_onnx()
+        except OnnxUnavailableError as error:
+            print(f"error: {error}")
+            return 2
     if args.pipeline:
         return run_pipeline(args, devices)
     for device in devices:
-        record = models_record(device, args.size, args.repeats, args.warmup, args.threads, args.models)
+        record = models_record(device, args.size, args.repeats, args.warmup, args.threads, args.models,
+                               onnx=args.onnx)
         path = json_path(args.json, "models", device, len(devices) > 1)
         write_json(record, path)
         print(models_markdown(record))

@@ -1,19 +1,30 @@
-"""`makeup export CHECKPOINT --name beautygan`: ship a training checkpoint's generator into weights/."""
+"""`makeup export CHECKPOINT --name beautygan`: ship a training checkpoint's generator into weights/.
+`makeup export --format onnx NAME`: write a model's trained weights as an ONNX file."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write a checkpoint's generator to weights/ (safetensors, model card, manifest entry)",
+        help="write a checkpoint's generator to weights/ (safetensors, model card, manifest entry), or a "
+        "model as ONNX",
         description="Write the generator of a training checkpoint as fp16 or fp32 safetensors into the weights "
-        "folder, with its model card and manifest entry (train config, steps, data, eval metrics).",
+        "folder, with its model card and manifest entry (train config, steps, data, eval metrics). With "
+        "--format onnx, write a model with trained weights (a name or a .safetensors file) as an ONNX file "
+        "instead: inputs source and reference, outputs transferred and demakeup, any batch and any height and "
+        "width divisible by 4 (needs the onnx extra).",
     )
-    parser.add_argument("checkpoint", help="a run folder (its latest checkpoint) or a checkpoint folder")
-    parser.add_argument("--name", required=True, help="registry name the weights are for, e.g. beautygan")
+    parser.add_argument("checkpoint", metavar="SOURCE",
+                        help="a run folder (its latest checkpoint) or a checkpoint folder; with --format onnx, a "
+                        "model name (e.g. slim-s) or a .safetensors file")
+    parser.add_argument("--format", choices=("safetensors", "onnx"), default="safetensors")
+    parser.add_argument("-o", "--output", metavar="FILE", help="--format onnx: the file (default NAME.onnx)")
+    parser.add_argument("--name", help="registry name the weights are for, e.g. beautygan (safetensors only)")
     parser.add_argument("--dtype", choices=("fp16", "fp32"), default="fp16")
     parser.add_argument("--weights-dir", default=None, help="default: the package's weights/ folder")
     parser.add_argument(
@@ -30,6 +41,12 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        return _run_onnx(args)
+    if not args.name:
+        print("error: --name is required: the registry name the weights are for, e.g. --name beautygan",
+              file=sys.stderr)
+        return 2
     from makeup.train.export import export_generator
 
     path = export_generator(
@@ -38,4 +55,19 @@ def _run(args: argparse.Namespace) -> int:
         limitations=args.limitations,
     )
     print(f"wrote {path} and its manifest entry")
+    return 0
+
+
+def _run_onnx(args: argparse.Namespace) -> int:
+    from makeup.models import UnknownModelError
+    from makeup.onnx_export import OnnxUnavailableError, export_shipped
+    from makeup.weights import WeightsError
+
+    output = Path(args.output or f"{Path(args.checkpoint).stem}.onnx")
+    try:
+        path = export_shipped(args.checkpoint, output, weights_dir=args.weights_dir)
+    except (OnnxUnavailableError, WeightsError, UnknownModelError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
     return 0

@@ -25,16 +25,19 @@ def add_parser(subparsers) -> None:
 
     student = actions.add_parser(
         "student",
-        help="distil a student from a frozen teacher (output, feature and semantic-relation distillation)",
+        help="distil a student from a frozen teacher (output, feature, semantic-relation and collaborative "
+        "distillation)",
         description="Train --arch NAME from the data and from --teacher (a model with shipped weights or a "
         ".safetensors file), with the distillation terms of --methods: kd (outputs), feature (features through "
-        "1x1 adapters), srp (semantic relations). A chosen method keeps the weight the config gives it "
-        "(distill_output_weight, distill_feature_weight, distill_relation_weight), 1 if none; the others are off.",
+        "1x1 adapters), srp (semantic relations), cd (collaborative: the student's features feed the teacher's "
+        "frozen decoder). A chosen method keeps the weight the config gives it (distill_output_weight, "
+        "distill_feature_weight, distill_relation_weight, distill_collaborative_weight), 1 if none; the others "
+        "are off. --methods none trains from the data alone.",
     )
     add_arguments(student)
     student.add_argument("--arch", dest="generator", help="the student's registry name (e.g. slim-s)")
     student.add_argument("--teacher", help="default: beautygan")
-    student.add_argument("--methods", default="kd,srp", help="comma-separated: kd, feature, srp (default kd,srp)")
+    student.add_argument("--methods", default="kd,srp", help="comma-separated: kd, feature, srp, cd, or none (default kd,srp)")
     student.set_defaults(func=_run_student)
 
     speed = actions.add_parser("speed", help="measure steps/s and images/s for several batch sizes")
@@ -65,7 +68,7 @@ def _run_teacher(args: argparse.Namespace) -> int:
 def _run_student(args: argparse.Namespace) -> int:
     from makeup.train.command import run
 
-    methods = {name.strip() for name in args.methods.split(",") if name.strip()}
+    methods = {name.strip() for name in args.methods.split(",") if name.strip()} - {"none"}
     unknown = methods - set(_METHOD_WEIGHTS)
     if unknown:
         print(f"error: unknown --methods {sorted(unknown)}; choose among {', '.join(_METHOD_WEIGHTS)}",
@@ -89,7 +92,7 @@ def _run_student(args: argparse.Namespace) -> int:
 
 
 _METHOD_WEIGHTS = {"kd": "distill_output_weight", "feature": "distill_feature_weight",
-                   "srp": "distill_relation_weight"}
+                   "srp": "distill_relation_weight", "cd": "distill_collaborative_weight"}
 
 
 def _run_speed(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from makeup.distill.relation import relation_matrix
 from makeup.distill.terms import (
+    CollaborativeDistillationTerm,
     FeatureDistillationTerm,
     OutputDistillationTerm,
     RelationDistillationTerm,
@@ -10,6 +11,7 @@ from makeup.distill.terms import (
 )
 
 __all__ = [
+    "CollaborativeDistillationTerm",
     "FeatureDistillationTerm",
     "OutputDistillationTerm",
     "RelationDistillationTerm",

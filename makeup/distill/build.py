@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from makeup.distill.terms import FeatureDistillationTerm, OutputDistillationTerm, RelationDistillationTerm
+from makeup.distill.terms import (
+    CollaborativeDistillationTerm,
+    FeatureDistillationTerm,
+    OutputDistillationTerm,
+    RelationDistillationTerm,
+)
 from makeup.losses.terms import LossTerm
 
 
@@ -24,9 +30,12 @@ def load_teacher(spec: str, device: torch.device | str = "cpu") -> nn.Module:
     return model.to(device).eval().requires_grad_(False)
 
 
-def build_distill_terms(config, student: nn.Module, device: torch.device | str = "cpu") -> list[LossTerm]:
-    """The terms of `config`'s distillation weights that are above 0 (none without a teacher)."""
-    wanted = (config.distill_output_weight, config.distill_feature_weight, config.distill_relation_weight)
+def build_distill_terms(config, student: nn.Module, device: torch.device | str = "cpu",
+                        task_terms: Sequence[LossTerm] = ()) -> list[LossTerm]:
+    """The terms of `config`'s distillation weights that are above 0 (none without a teacher). `task_terms` (the
+    run's data terms) are what collaborative distillation also computes through the teacher's decoder."""
+    wanted = (config.distill_output_weight, config.distill_feature_weight, config.distill_relation_weight,
+              config.distill_collaborative_weight)
     if not config.teacher:
         if any(wanted):
             raise ValueError("distillation weights are set but no teacher is: set teacher = NAME or a weights file")
@@ -36,12 +45,16 @@ def build_distill_terms(config, student: nn.Module, device: torch.device | str =
     terms: list[LossTerm] = []
     if config.distill_output_weight > 0:
         terms.append(OutputDistillationTerm(config.distill_output_weight, teacher))
-    if config.distill_feature_weight > 0:
+    if config.distill_feature_weight > 0 or config.distill_collaborative_weight > 0:
         channels = _channels(student, teacher, layers, config.image_size, device)
+    if config.distill_feature_weight > 0:
         terms.append(FeatureDistillationTerm(config.distill_feature_weight, teacher, layers, channels))
     if config.distill_relation_weight > 0:
         terms.append(RelationDistillationTerm(config.distill_relation_weight, teacher, layers,
                                               config.distill_max_side))
+    if config.distill_collaborative_weight > 0:
+        terms.append(CollaborativeDistillationTerm(config.distill_collaborative_weight, teacher, layers, channels,
+                                                   task_terms, relu=config.distill_collaborative_relu))
     return [term.to(device) for term in terms]
 
 

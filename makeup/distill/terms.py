@@ -6,13 +6,17 @@ The teacher runs once per step, in inference mode, and every term reads the same
 - `FeatureDistillationTerm`: student features, lifted by a 1x1 adapter, against the teacher's (MSE).
 - `RelationDistillationTerm`: semantic relations (Li, Jiang, Aarabi, ECCV 2020): the row-normalised HW x HW
   relation matrices of student and teacher features (squared row distance); no adapter, any channel counts.
+- `CollaborativeDistillationTerm`: collaborative distillation (Wang et al., CVPR 2020; Yang et al., VCIP 2020):
+  student features, embedded by 1x1 convs, feed the teacher's frozen decoder, and the task losses are computed on
+  what that decoder makes of them.
 
 Terms with adapters own parameters, which the optimiser must train with the student.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -107,3 +111,48 @@ def relation_loss(student: torch.Tensor, teacher: torch.Tensor, max_side: int = 
     element-wise mean would shrink with HW and need a weight for every resolution."""
     difference = relation_matrix(student, max_side) - relation_matrix(teacher, max_side)
     return difference.pow(2).sum(dim=-1).mean()
+
+
+class CollaborativeDistillationTerm(_TeacherTerm):
+    """Collaborative distillation: the student's encoder learns to feed the teacher's frozen decoder.
+
+    Per layer pair a 1x1 conv (with `relu=True`, conv + ReLU, as in the published BeautyGAN student) embeds the
+    student's features in the teacher's channels. The loss is the sum of
+    - the feature loss: MSE between embedded and teacher features;
+    - the reconstruction loss: L1 between what the frozen decoder makes of the embedded features and the teacher's
+      own outputs (both directions), a target on every sample, real pairs included;
+    - `task_terms` (the run's data terms: paired ground truth, pseudo targets, histogram, adversarial through the
+      frozen discriminators), each at its own weight, on the decoder's outputs. Terms that need extra generator
+      passes (cycle, identity) are left out: those passes are the student's own.
+    The decoder's weights never train (they are not in any optimiser and need no gradient), but gradients flow
+    through it into the embeddings and the student's encoder. A student with its own decoder keeps training it
+    with the run's other terms; the embeddings are dropped at export.
+    """
+
+    name = "cd"
+
+    def __init__(self, weight: float, teacher: nn.Module, layers: Mapping[str, str],
+                 channels: Mapping[str, tuple[int, int]], task_terms: Sequence[LossTerm] = (),
+                 relu: bool = False) -> None:
+        super().__init__(weight, teacher)
+        self.layers = dict(layers)
+        self.embeddings = nn.ModuleDict({
+            name: nn.Sequential(nn.Conv2d(*channels[name], kernel_size=1), *([nn.ReLU()] if relu else []))
+            for name in self.layers
+        })
+        # kept out of the module tree, like the teacher: they belong to the run, not to this term
+        object.__setattr__(self, "task_terms", [term for term in task_terms if not term.needs])
+
+    def forward(self, step: GeneratorStep) -> torch.Tensor:
+        teacher = teacher_pass(step, self.teacher)
+        embedded = {target: self.embeddings[student](step.features[student])
+                    for student, target in self.layers.items()}
+        feature_loss = torch.stack([F.mse_loss(embedded[target], teacher.features[target])
+                                    for target in embedded]).mean()
+        transferred, demakeup = self.teacher.decode({**teacher.features, **embedded})
+        loss = feature_loss + F.l1_loss(transferred, teacher.transferred) + F.l1_loss(demakeup, teacher.demakeup)
+        through_decoder = dataclasses.replace(step, transferred=transferred, demakeup=demakeup,
+                                              features={**teacher.features, **embedded})
+        for term in self.task_terms:
+            loss = loss + term.weight * term(through_decoder)
+        return loss

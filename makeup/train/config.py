@@ -83,6 +83,10 @@ class TrainConfig:
     distill_output_weight: float = 0.0
     distill_feature_weight: float = 0.0
     distill_relation_weight: float = 0.0
+    # collaborative distillation: student features feed the teacher's frozen decoder through 1x1 embeddings
+    # (conv + ReLU with distill_collaborative_relu, as in the published BeautyGAN student)
+    distill_collaborative_weight: float = 0.0
+    distill_collaborative_relu: bool = False
     distill_layers: dict[str, str] = field(
         default_factory=lambda: {"source_half": "source_half", "reference_half": "reference_half"})
     distill_max_side: int = 64

@@ -305,7 +305,8 @@ def _train(
     for model in models.values():
         model.to(device, memory_format=memory_format).train()
 
-    terms = build_loss_terms(config, device) + build_distill_terms(config, generator, device) + extra_terms
+    data_terms = build_loss_terms(config, device)
+    terms = data_terms + build_distill_terms(config, generator, device, data_terms) + extra_terms
     for term in terms:
         term.to(device)
     passes = frozenset().union(*(term.needs for term in terms))
