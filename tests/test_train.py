@@ -224,6 +224,19 @@ def test_without_an_adversarial_term_the_discriminators_are_left_alone(tmp_path)
     assert all("loss/paired_l2" in record and "loss/disc_makeup" not in record for record in records)
 
 
+def test_init_seed_changes_the_weights_and_order_but_not_the_split(tmp_path):
+    from makeup.train.trainer import run_seed
+
+    assert run_seed(TrainConfig(seed=3)) == 3 and run_seed(TrainConfig(seed=3, init_seed=7)) == 7
+    runs = {}
+    for name, init_seed in (("a", -1), ("b", -1), ("c", 1)):
+        config = tiny_config(tmp_path / name, steps=1, adversarial_weight=0.0, checkpoint_every=1, init_seed=init_seed)
+        train(config, dataset=TinyFaces())
+        runs[name] = model_tensors(tmp_path / name)
+    assert_same_weights(runs["a"], runs["b"])  # the same seeds give the same run
+    assert any(not torch.equal(runs["a"][key], runs["c"][key]) for key in runs["a"])
+
+
 def test_a_weights_only_pack_seeds_a_new_run(short_run, tmp_path):
     from makeup.train.pack import pack
 

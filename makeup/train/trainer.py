@@ -183,7 +183,7 @@ def endless_batches(dataset: Dataset, sampler: ResumableDistributedSampler, conf
         # Spawned, not forked: a worker forked after the parent has used OpenCV's thread pool (any cv2 call on a
         # large image, in this process or in whatever imported us) deadlocks at its first cv2 call.
         multiprocessing_context="spawn" if workers > 0 else None,
-        generator=torch.Generator().manual_seed(config.seed),
+        generator=torch.Generator().manual_seed(run_seed(config)),
         worker_init_fn=worker_init if workers > 0 else None,
         timeout=float(WORKER_TIMEOUT_S) if workers > 0 else 0.0,  # a stuck worker fails the run, never hangs it
     )
@@ -213,6 +213,11 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool, 
             tensor = tensor.contiguous(memory_format=torch.channels_last)
         moved[key] = tensor
     return moved
+
+
+def run_seed(config: TrainConfig) -> int:
+    """The seed of the initial weights and the sample order: `init_seed`, or `seed` when it is -1."""
+    return config.seed if config.init_seed < 0 else config.init_seed
 
 
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
@@ -296,7 +301,7 @@ def _train(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     # Models: the same seed on every rank gives identical initial weights (DDP also broadcasts rank 0's).
-    torch.manual_seed(config.seed)
+    torch.manual_seed(run_seed(config))
     generator = create_model(config.generator, **config.generator_options)
     discriminators = {
         role: create_model(config.discriminator, **config.discriminator_options) for role in DISCRIMINATORS
@@ -363,7 +368,8 @@ def _train(
 
     # Data: each rank reads its shard of a seeded shuffle; a resumed run skips what it already used.
     dataset = dataset if dataset is not None else build_dataset(config)
-    sampler = ResumableDistributedSampler(dataset, context.rank, context.world_size, config.seed, config.batch_size)
+    sampler = ResumableDistributedSampler(dataset, context.rank, context.world_size, run_seed(config),
+                                          config.batch_size)
     per_epoch = sampler.batches_per_epoch
     if per_epoch == 0:
         raise ValueError(
