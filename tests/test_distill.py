@@ -234,3 +234,39 @@ distill_output_weight = 2.0
     assert saved["distill_relation_weight"] == 0.5  # the recipe's weight is kept
     assert saved["distill_feature_weight"] == 1.0 and saved["distill_output_weight"] == 0.0
     assert saved["distill_collaborative_weight"] == 1.0
+
+
+def test_ddb_student_trains_its_encoder_into_the_frozen_decomposed_decoder(tmp_path):
+    """The published recipe: the decoder comes from the decomposed teacher and never changes; the encoder and the
+    1x1 + ReLU lifts learn, with the feature loss on the lifted features (no adapter: same width)."""
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import TinyFaces, tiny_config
+
+    from makeup.train import checkpoint, train
+    from makeup.train.submodules import SubmoduleError
+    from makeup.weights import load_weights_file, save_weights
+
+    small = {"residual_blocks": 1, "residual_output": True, "stem_norm": "affine"}
+    torch.manual_seed(0)
+    decomposed = create_model("decomposed", width=8, **small)
+    weights = save_weights(decomposed, "decomposed", tmp_path / "weights")
+    student = {"generator": "ddb-student", "generator_options": {"width": 4, "teacher_width": 8, **small}}
+    config = tiny_config(tmp_path / "run", steps=8, lr_generator=3e-3, checkpoint_every=8, teacher=str(weights),
+                         init_modules={"decoder": str(weights)}, frozen_modules=["decoder"],
+                         distill_feature_weight=1.0, distill_output_weight=1.0, adversarial_weight=0.0, **student)
+    train(config, dataset=TinyFaces(count=1))
+    saved = checkpoint.load_model_tensors(checkpoint.find_checkpoint(tmp_path / "run"))
+    shipped_decoder = load_weights_file(weights).decoder.state_dict()  # as saved: fp16
+    for key, value in shipped_decoder.items():
+        assert torch.equal(saved["generator"][f"decoder.{key}"], value.float()), key
+    fresh = create_model("ddb-student", width=4, teacher_width=8, **small).state_dict()
+    assert not torch.equal(saved["generator"]["lifts.source.0.weight"], fresh["lifts.source.0.weight"])
+    assert "terms" not in saved  # the lifted features need no adapter
+    with pytest.raises(SubmoduleError, match="no submodule 'decodr'"):
+        train(tiny_config(tmp_path / "bad", frozen_modules=["decodr"], adversarial_weight=0.0, **student),
+              dataset=TinyFaces(count=1))

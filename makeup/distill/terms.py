@@ -69,7 +69,8 @@ class OutputDistillationTerm(_TeacherTerm):
 
 
 class FeatureDistillationTerm(_TeacherTerm):
-    """MSE between student features lifted by a 1x1 adapter and the teacher's, per named layer pair.
+    """MSE between student features lifted by a 1x1 adapter (none where the channel counts already agree) and the
+    teacher's, per named layer pair.
 
     `layers` maps a student feature name to the teacher's; `channels` maps the student name to
     (student channels, teacher channels). Spatial sizes must agree (both encoders downsample alike)."""
@@ -80,7 +81,10 @@ class FeatureDistillationTerm(_TeacherTerm):
                  channels: Mapping[str, tuple[int, int]]) -> None:
         super().__init__(weight, teacher)
         self.layers = dict(layers)
-        self.adapters = nn.ModuleDict({name: nn.Conv2d(*channels[name], kernel_size=1) for name in self.layers})
+        # features already at the teacher's width (ddb-student's lifted ones) are compared as they are
+        self.adapters = nn.ModuleDict({
+            name: nn.Identity() if channels[name][0] == channels[name][1] else nn.Conv2d(*channels[name], 1)
+            for name in self.layers})
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         teacher = teacher_pass(step, self.teacher)

@@ -19,20 +19,36 @@ DECOMPOSITION_PAPER = (
 )
 
 
+def _encode_pair(model: MakeupGenerator, source: torch.Tensor, reference: torch.Tensor) -> Features:
+    """The two-branch encoder's features, plus the images themselves when the heads are residual."""
+    source, reference = prepare_pair(source, reference)
+    features = model.encoder(source, reference)
+    if model.residual_output:
+        features.update(source=source, reference=reference)
+    return features
+
+
+def _decode_pair(decoder: BeautyGANDecoder, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
+    joint = torch.cat([features["source_half"], features["reference_half"]], dim=1)
+    return decoder(joint, features.get("source"), features.get("reference"))
+
+
 class DecomposedBeautyGAN(MakeupGenerator):
     """The BeautyGAN teacher with every residual-block 3x3 conv replaced by depthwise 3x3 -> IN -> pointwise 1x1."""
 
-    def __init__(self, width: int = 64, residual_blocks: int = 9, head_depth: int = 2) -> None:
+    def __init__(self, width: int = 64, residual_blocks: int = 9, head_depth: int = 2,
+                 residual_output: bool = False, stem_norm: str = "instance") -> None:
         super().__init__()
-        self.encoder = TwoBranchEncoder((width, 2 * width))
-        self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth, separable=True)
+        self.residual_output = residual_output
+        self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
+        self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth, separable=True,
+                                        residual_output=residual_output)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
-        source, reference = prepare_pair(source, reference)
-        return self.encoder(source, reference)
+        return _encode_pair(self, source, reference)
 
     def decode(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.decoder(torch.cat([features["source_half"], features["reference_half"]], dim=1))
+        return _decode_pair(self.decoder, features)
 
 
 class DDBStudent(MakeupGenerator):
@@ -44,25 +60,25 @@ class DDBStudent(MakeupGenerator):
     """
 
     def __init__(self, width: int = 16, teacher_width: int = 64, residual_blocks: int = 9,
-                 head_depth: int = 2) -> None:
+                 head_depth: int = 2, residual_output: bool = False, stem_norm: str = "instance") -> None:
         super().__init__()
-        self.encoder = TwoBranchEncoder((width, 2 * width))
+        self.residual_output = residual_output
+        self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
         self.lifts = nn.ModuleDict({
             branch: nn.Sequential(nn.Conv2d(2 * width, 2 * teacher_width, 1), nn.ReLU(inplace=True))
             for branch in ("source", "reference")
         })
         self.decoder = BeautyGANDecoder(4 * teacher_width, 4 * teacher_width, residual_blocks, head_depth,
-                                        separable=True)
+                                        separable=True, residual_output=residual_output)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
-        source, reference = prepare_pair(source, reference)
-        features = self.encoder(source, reference)
+        features = _encode_pair(self, source, reference)
         for branch in ("source", "reference"):
             features[f"{branch}_half"] = self.lifts[branch](features[f"{branch}_half"])
         return features
 
     def decode(self, features: Features) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.decoder(torch.cat([features["source_half"], features["reference_half"]], dim=1))
+        return _decode_pair(self.decoder, features)
 
 
 register_model(
@@ -74,7 +90,8 @@ register_model(
         params=3_392_896,
         gmacs=30.017,
         purpose="teacher of the published student; its decoder is the student's frozen decoder",
-        config={"width": 64, "residual_blocks": 9, "head_depth": 2},
+        config={"width": 64, "residual_blocks": 9, "head_depth": 2, "residual_output": False,
+                "stem_norm": "instance"},
         notes="9 residual blocks of 256, each (DW3x3 -> IN -> PW1x1) -> IN -> ReLU -> (DW3x3 -> IN -> PW1x1) -> IN "
               "+ skip; encoder, down-sampling, up-sampling and heads as in beautygan",
     ),
@@ -89,7 +106,8 @@ register_model(
         params=3_140_896,
         gmacs=25.199,
         purpose="the published compressed student (2.1x fewer MACs than beautygan)",
-        config={"width": 16, "teacher_width": 64, "residual_blocks": 9, "head_depth": 2},
+        config={"width": 16, "teacher_width": 64, "residual_blocks": 9, "head_depth": 2, "residual_output": False,
+                "stem_norm": "instance"},
         notes="two-branch encoder 16/32 ch, 1x1 conv + ReLU lifts 32 -> 128 per branch, decomposed teacher "
               "decoder; the feature loss at full resolution needs a 16 -> 64 adapter outside the model (deployed "
               "count, as published)",

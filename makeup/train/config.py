@@ -38,6 +38,11 @@ class TrainConfig:
     # models: any registered generator can be trained (the teacher or a student from scratch)
     generator: str = "beautygan"
     generator_options: dict[str, Any] = field(default_factory=dict)
+    # generator submodule -> a model with trained weights (registry name or .safetensors file) whose same-named
+    # submodule it starts from (e.g. {decoder = "decomposed"} for ddb-student); applied when a run starts
+    init_modules: dict[str, str] = field(default_factory=dict)
+    # generator submodules that never train (e.g. ["decoder"]: ddb-student's borrowed decoder)
+    frozen_modules: list[str] = field(default_factory=list)
     discriminator: str = "patchgan"
     discriminator_options: dict[str, Any] = field(default_factory=dict)
 

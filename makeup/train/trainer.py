@@ -55,6 +55,7 @@ from makeup.train.distributed import (
     teardown_distributed,
 )
 from makeup.train.log import LOG_FILE, JsonlLog, sample_grid, save_image, truncate_log_after
+from makeup.train.submodules import borrow_submodules, freeze_submodules
 
 DISCRIMINATORS = ("disc_makeup", "disc_plain")
 BATCH_TENSORS = ("source", "reference", "target", "has_target", "source_masks", "reference_masks")
@@ -303,6 +304,8 @@ def _train(
     # Models: the same seed on every rank gives identical initial weights (DDP also broadcasts rank 0's).
     torch.manual_seed(run_seed(config))
     generator = create_model(config.generator, **config.generator_options)
+    borrow_submodules(generator, config.init_modules)
+    freeze_submodules(generator, config.frozen_modules)
     discriminators = {
         role: create_model(config.discriminator, **config.discriminator_options) for role in DISCRIMINATORS
     }
@@ -323,7 +326,8 @@ def _train(
     if term_parameters:
         models["terms"] = term_modules
 
-    optimizer_g = torch.optim.Adam([*generator.parameters(), *term_parameters], lr=config.lr_generator,
+    trainable = [parameter for parameter in generator.parameters() if parameter.requires_grad]
+    optimizer_g = torch.optim.Adam([*trainable, *term_parameters], lr=config.lr_generator,
                                    betas=(config.beta1, config.beta2))
     optimizer_d = torch.optim.Adam(
         [p for role in DISCRIMINATORS for p in discriminators[role].parameters()],
