@@ -183,6 +183,21 @@ def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_
     assert resumed.step == 32
 
 
+def test_output_distillation_adds_a_perceptual_distance_when_asked():
+    from makeup.losses.perceptual import PerceptualLoss, create_backbone
+
+    teacher, student = _models()
+    step = _step(student)
+    plain = OutputDistillationTerm(1.0, teacher)(step)
+    torch.manual_seed(0)
+    perceptual = PerceptualLoss(create_backbone("tiny-random"))
+    both = OutputDistillationTerm(1.0, teacher, perceptual, perceptual_weight=2.0)
+    expected = plain + 2.0 * (perceptual(step.transferred, step.cache["teacher"].transferred)
+                              + perceptual(step.demakeup, step.cache["teacher"].demakeup))
+    assert torch.allclose(both(step), expected)
+    assert not list(both.parameters())  # the backbone is the run's, not the term's
+
+
 def test_distillation_weights_without_a_teacher_are_refused(tmp_path):
     import pytest
 
@@ -191,6 +206,9 @@ def test_distillation_weights_without_a_teacher_are_refused(tmp_path):
 
     with pytest.raises(ValueError, match="no teacher"):
         build_distill_terms(TrainConfig(distill_relation_weight=1.0), create_model("slim-s"))
+    with pytest.raises(ValueError, match="needs a perceptual backbone"):
+        build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0, perceptual_backbone="none",
+                                        distill_output_perceptual_weight=1.0), create_model("slim-s"))
 
 
 def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):

@@ -235,3 +235,16 @@ def test_shipped_manifest_is_valid_and_untrained_models_say_so():
     for name in ("beautygan", "slim-s"):
         if name not in manifest["models"]:
             assert weights_status(name) == UNTRAINED_STATUS
+
+
+@pytest.mark.parametrize("name", sorted(read_manifest(default_weights_dir())["models"]))
+def test_shipped_weights_load_and_their_manifest_figures_match_the_profiler(name):
+    from makeup.profile import count_flops, count_params, example_inputs
+
+    entry = read_manifest(default_weights_dir())["models"][name]
+    model = load_model(name)
+    assert model.has_trained_weights
+    assert entry["params"] == count_params(model)
+    # per 256 px crop, as the pipeline calls it: weights with a working size run at it
+    assert entry["gmacs"] == pytest.approx(count_flops(model, *example_inputs("generator", size=256)) / 2e9,
+                                           abs=2e-3)

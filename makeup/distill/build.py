@@ -44,7 +44,8 @@ def build_distill_terms(config, student: nn.Module, device: torch.device | str =
     layers = dict(config.distill_layers)
     terms: list[LossTerm] = []
     if config.distill_output_weight > 0:
-        terms.append(OutputDistillationTerm(config.distill_output_weight, teacher))
+        terms.append(OutputDistillationTerm(config.distill_output_weight, teacher, _perceptual(config, device),
+                                            config.distill_output_perceptual_weight))
     if config.distill_feature_weight > 0 or config.distill_collaborative_weight > 0:
         channels = _channels(student, teacher, layers, config.image_size, device)
     if config.distill_feature_weight > 0:
@@ -74,3 +75,16 @@ def _channels(student: nn.Module, teacher: nn.Module, layers: dict[str, str], si
                          f"{sorted(student_features)}, teacher: {sorted(teacher_features)}")
     return {name: (student_features[name].shape[1], teacher_features[target].shape[1])
             for name, target in layers.items()}
+
+
+def _perceptual(config, device: torch.device | str) -> nn.Module | None:
+    """The perceptual loss of output distillation, when its weight asks for one."""
+    if config.distill_output_perceptual_weight <= 0:
+        return None
+    if config.perceptual_backbone == "none":
+        raise ValueError("distill_output_perceptual_weight needs a perceptual backbone: set perceptual_backbone "
+                         "(and perceptual_weights_path for vgg16)")
+    from makeup.losses.perceptual import PerceptualLoss, create_backbone
+
+    backbone = create_backbone(config.perceptual_backbone, config.perceptual_weights_path)
+    return PerceptualLoss(backbone).to(device)

@@ -59,13 +59,25 @@ class _TeacherTerm(LossTerm):
 
 
 class OutputDistillationTerm(_TeacherTerm):
-    """L1 between the student's and the teacher's outputs (both directions: makeup on, makeup off)."""
+    """L1 between the student's and the teacher's outputs (both directions: makeup on, makeup off), plus
+    `perceptual_weight` x the perceptual distance between them when a `perceptual` loss is given."""
 
     name = "kd_output"
 
+    def __init__(self, weight: float, teacher: nn.Module, perceptual: nn.Module | None = None,
+                 perceptual_weight: float = 0.0) -> None:
+        super().__init__(weight, teacher)
+        # the run's frozen backbone, shared with its other perceptual terms: not this term's to checkpoint
+        object.__setattr__(self, "perceptual", perceptual if perceptual_weight > 0 else None)
+        self.perceptual_weight = float(perceptual_weight)
+
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         teacher = teacher_pass(step, self.teacher)
-        return F.l1_loss(step.transferred, teacher.transferred) + F.l1_loss(step.demakeup, teacher.demakeup)
+        loss = F.l1_loss(step.transferred, teacher.transferred) + F.l1_loss(step.demakeup, teacher.demakeup)
+        if self.perceptual is not None:
+            loss = loss + self.perceptual_weight * (self.perceptual(step.transferred, teacher.transferred)
+                                                    + self.perceptual(step.demakeup, teacher.demakeup))
+        return loss
 
 
 class FeatureDistillationTerm(_TeacherTerm):

@@ -86,6 +86,8 @@ class TrainConfig:
     # teacher's (both models' `encode` keys); relation matrices of maps above distill_max_side are pooled.
     teacher: str = ""
     distill_output_weight: float = 0.0
+    # the perceptual part of output distillation (needs perceptual_backbone); L1 alone at 0
+    distill_output_perceptual_weight: float = 0.0
     distill_feature_weight: float = 0.0
     distill_relation_weight: float = 0.0
     # collaborative distillation: student features feed the teacher's frozen decoder through 1x1 embeddings
