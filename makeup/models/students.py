@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from makeup.models.base import Features, MakeupGenerator, prepare_pair
-from makeup.models.layers import ConvNormReLU, instance_norm
+from makeup.models.layers import RESIDUAL_INIT_SCALE, ConvNormReLU, instance_norm
 from makeup.models.registry import ModelCard, register_model
 
 
@@ -48,10 +48,14 @@ class SeparableResidualBlock(nn.Module):
 
 
 class SlimBranchEncoder(nn.Sequential):
-    """Conv4x4 stride 2 -> IN -> ReLU straight from the image to half resolution, then one separable conv."""
+    """Conv4x4 stride 2 -> norm -> ReLU straight from the image to half resolution, then one separable conv.
 
-    def __init__(self, width: int) -> None:
-        super().__init__(ConvNormReLU(3, width, 4, stride=2, padding=1), SeparableConvNormReLU(width, width))
+    `stem_norm="affine"` follows the first conv with a learned per-channel scale and shift instead of IN, as in
+    the teacher: IN there would hide the absolute colour of a lipstick (`makeup.models.layers.ChannelAffine`)."""
+
+    def __init__(self, width: int, stem_norm: str = "affine") -> None:
+        super().__init__(ConvNormReLU(3, width, 4, stride=2, padding=1, norm=stem_norm),
+                         SeparableConvNormReLU(width, width))
 
 
 class PixelShuffleUp(nn.Sequential):
@@ -69,7 +73,8 @@ class PixelShuffleUp(nn.Sequential):
 
 class ResidualImageHead(nn.Module):
     """Half-resolution head: SepConv -> IN -> ReLU -> Conv3x3 to 12 channels -> pixel shuffle to a full-resolution
-    RGB correction, added to the image it edits and clamped to [-1, 1]."""
+    RGB correction, added to the image it edits and clamped to [-1, 1]. The last conv starts at a tenth of its
+    usual scale (`RESIDUAL_INIT_SCALE`)."""
 
     def __init__(self, in_channels: int, width: int) -> None:
         super().__init__()
@@ -78,6 +83,9 @@ class ResidualImageHead(nn.Module):
             nn.Conv2d(width, 12, 3, padding=1),
             nn.PixelShuffle(2),
         )
+        # as in the teacher's residual heads: an untrained head changes its image only a little
+        with torch.no_grad():
+            self.body[1].weight.mul_(RESIDUAL_INIT_SCALE)
 
     def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return (image + self.body(features)).clamp(-1.0, 1.0)
@@ -111,9 +119,10 @@ class SlimStudent(MakeupGenerator):
     """
 
     def __init__(self, width: int = 32, bottleneck: int = 128, residual_blocks: int = 4,
-                 head_width: int = 32) -> None:
+                 head_width: int = 32, stem_norm: str = "affine") -> None:
         super().__init__()
-        self.encoder = nn.ModuleDict({"source": SlimBranchEncoder(width), "reference": SlimBranchEncoder(width)})
+        self.encoder = nn.ModuleDict({"source": SlimBranchEncoder(width, stem_norm),
+                                      "reference": SlimBranchEncoder(width, stem_norm)})
         self.decoder = SlimDecoder(width, bottleneck, residual_blocks, head_width)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
@@ -139,7 +148,7 @@ register_model(
         params=186_072,
         gmacs=0.970,
         purpose="the smallest and fastest student, for CPUs and the web demo",
-        config={"width": 32, "bottleneck": 128, "residual_blocks": 4, "head_width": 32},
+        config={"width": 32, "bottleneck": 128, "residual_blocks": 4, "head_width": 32, "stem_norm": "affine"},
         notes=SLIM_NOTES,
     ),
     SlimStudent,
@@ -153,7 +162,7 @@ register_model(
         params=478_936,
         gmacs=2.326,
         purpose="a wider, deeper slim student within the 2.7 GMAC / 0.5 M budget, for quality closer to the teacher",
-        config={"width": 48, "bottleneck": 176, "residual_blocks": 6, "head_width": 48},
+        config={"width": 48, "bottleneck": 176, "residual_blocks": 6, "head_width": 48, "stem_norm": "affine"},
         notes=SLIM_NOTES,
     ),
     SlimStudent,
