@@ -176,6 +176,11 @@ def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_
     assert any(key.startswith("kd_feature.adapters.") for key in saved["terms"])  # the adapters are checkpointed
     assert any(key.startswith("cd.embeddings.") for key in saved["terms"])
     assert finished.step == 30
+    from makeup.train.export import export_generator
+
+    export_generator(tmp_path / "run", "slim-s", weights_dir=tmp_path / "student")
+    card = (tmp_path / "student" / "slim-s.md").read_text()
+    assert f"- distilled from: `{weights}`; output 1.0, feature 1.0, semantic relation 1.0, collaborative 1.0" in card
     resumed = train(tiny_config(tmp_path / "run", steps=32, checkpoint_every=15, teacher=str(weights),
                                 distill_output_weight=1.0, distill_feature_weight=1.0, distill_relation_weight=1.0,
                                 distill_collaborative_weight=1.0, adversarial_weight=0.0, **student),

@@ -115,6 +115,8 @@ def _write_card(
         f"- training: {_stage(training['steps'], config)}",
         f"- loss weights: {_loss_weights(config)}",
     ]
+    if config.get("teacher"):
+        lines.append(f"- distilled from: `{config['teacher']}`; {_distillation_weights(config)}")
     earlier = training.get("started_from")
     while earlier:  # the stages before this run, latest first
         lines.append(f"- started from: `{earlier['checkpoint']}`, {_stage(earlier['step'], earlier['config'])}; "
@@ -137,6 +139,12 @@ def _stage(steps: int, config: dict[str, Any]) -> str:
             f"Adam {config.get('lr_generator')} (betas {config.get('beta1')}, {config.get('beta2')}), "
             f"synthetic share {config.get('synthetic_fraction')}, "
             f"synthetic looks {config.get('synthetic_look_weights') or 'in the usual mix'}")
+
+
+def _distillation_weights(config: dict[str, Any]) -> str:
+    terms = (("output", "distill_output_weight"), ("feature", "distill_feature_weight"),
+             ("semantic relation", "distill_relation_weight"), ("collaborative", "distill_collaborative_weight"))
+    return ", ".join(f"{label} {config.get(key, 0.0)}" for label, key in terms)
 
 
 def _loss_weights(config: dict[str, Any]) -> str:
