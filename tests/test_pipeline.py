@@ -14,7 +14,7 @@ from makeup.io import UnreadableImageError, save_image
 from makeup.pipeline import MakeupPipeline, PreparedImage, UntrainedModelError, blend
 from makeup.weights import UntrainedModelWarning, WeightsError
 
-SMALL_MODEL = "slim-s"
+SMALL_MODEL = "slim-m"  # a student without trained weights
 OTHER_MODEL = "ddb-student"
 CROP = 128
 
