@@ -55,21 +55,19 @@ def train_arm(name: str, args: argparse.Namespace) -> None:
 
 def checkpoint_generators(run_dir: Path):
     """(step, generator ready for 256 px crops) for every checkpoint of a run, oldest first."""
-    import torch
-
     from makeup.models import create_model
     from makeup.models.working_size import AtWorkingSize
     from makeup.train import checkpoint
 
     config = json.loads((run_dir / "config.json").read_text())
     for folder in sorted((run_dir / "checkpoints").glob("step_*")):
-        if not (folder / "state.json").is_file():
+        if not (folder / checkpoint.STATE_FILE).is_file():
             continue
         generator = create_model(config["generator"], **config["generator_options"])
-        generator.load_state_dict(checkpoint.load_model_tensors(folder)["generator"])
+        checkpoint.load_models(folder, {"generator": generator})
         generator.eval()
         wrapped = AtWorkingSize(generator, config["image_size"]) if config["image_size"] < 256 else generator
-        yield int(folder.name.split("_")[1]), wrapped.to(torch.float32)
+        yield int(folder.name.split("_")[1]), wrapped
 
 
 def measure(args: argparse.Namespace, arms: list[str]) -> dict:
