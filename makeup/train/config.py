@@ -43,6 +43,10 @@ class TrainConfig:
     init_modules: dict[str, str] = field(default_factory=dict)
     # generator submodules that never train (e.g. ["decoder"]: ddb-student's borrowed decoder)
     frozen_modules: list[str] = field(default_factory=list)
+    # a trained beautygan (registry name or .safetensors file) whose residual-block kernels a `decomposed`
+    # generator starts from (`makeup.distill.decompose`: rank-1 depthwise kernels, calibrated on the first training
+    # samples); its other parts are copied. Applied when a run starts from step 0.
+    init_decomposition: str = ""
     discriminator: str = "patchgan"
     discriminator_options: dict[str, Any] = field(default_factory=dict)
 

@@ -383,6 +383,8 @@ def _train(
     sampler.set_epoch(step // per_epoch)
     sampler.skip((step % per_epoch) * config.batch_size)
     batches = endless_batches(dataset, sampler, config, pin_memory=device.type == "cuda")
+    if saved is None and started_from is None and config.init_decomposition:
+        _decompose_teacher(generator, config, dataset, device)
 
     # After restoring, the RNG state is the one saved with the checkpoint, so the run goes on exactly.
     if saved is not None:
@@ -499,6 +501,21 @@ def _train(
     if log is not None:
         log.close()
     return TrainRun(run_dir, step, generator, discriminators)
+
+
+DECOMPOSITION_SAMPLES = 16  # calibration batch of `init_decomposition`: 16 x 32 x 32 positions per fit at 128 px
+
+
+def _decompose_teacher(generator: nn.Module, config: TrainConfig, dataset: Dataset, device: torch.device) -> None:
+    """Start `generator` from `config.init_decomposition`'s kernels, calibrated on the first samples of the data
+    (the same on every rank, so the ranks agree)."""
+    from makeup.distill.build import load_teacher
+    from makeup.distill.decompose import decompose_into
+
+    teacher = load_teacher(config.init_decomposition, device)
+    samples = collate([dataset[index] for index in range(min(DECOMPOSITION_SAMPLES, len(dataset)))])
+    batch = to_device(samples, device, channels_last=False, size=config.image_size)
+    decompose_into(generator, teacher, batch["source"], batch["reference"])
 
 
 def _data_parallel(module: nn.Module, context: DistributedContext) -> nn.Module:
