@@ -122,3 +122,9 @@ def test_a_run_starts_from_the_decomposition_on_its_first_samples(tmp_path):
         assert torch.allclose(saved[key], expected.state_dict()[key], atol=1e-5), key
     assert saved["decoder.blocks.1.body.4.weight"].abs().sum().item() == 0
     assert SIZE == source.shape[-1]
+
+    from makeup.train.export import export_generator
+
+    export_generator(tmp_path / "run", "decomposed", weights_dir=tmp_path / "exported")
+    card = (tmp_path / "exported" / "decomposed.md").read_text()
+    assert f"- initialised by kernel decomposition of `{weights}`" in card

@@ -290,6 +290,10 @@ def test_ddb_student_trains_its_encoder_into_the_frozen_decomposed_decoder(tmp_p
     fresh = create_model("ddb-student", width=4, teacher_width=8, **small).state_dict()
     assert not torch.equal(saved["generator"]["lifts.source.0.weight"], fresh["lifts.source.0.weight"])
     assert "terms" not in saved  # the lifted features need no adapter
+    from makeup.train.export import export_generator
+
+    export_generator(tmp_path / "run", "ddb-student", weights_dir=tmp_path / "student")
+    assert f"- `decoder` taken from `{weights}` and frozen" in (tmp_path / "student" / "ddb-student.md").read_text()
     with pytest.raises(SubmoduleError, match="no submodule 'decodr'"):
         train(tiny_config(tmp_path / "bad", frozen_modules=["decodr"], adversarial_weight=0.0, **student),
               dataset=TinyFaces(count=1))

@@ -117,6 +117,12 @@ def _write_card(
     ]
     if config.get("teacher"):
         lines.append(f"- distilled from: `{config['teacher']}`; {_distillation_weights(config)}")
+    if config.get("init_decomposition"):
+        lines.append(f"- initialised by kernel decomposition of `{config['init_decomposition']}` "
+                     "(`makeup.distill.decompose`)")
+    for part, donor in (config.get("init_modules") or {}).items():
+        frozen = " and frozen" if part in (config.get("frozen_modules") or []) else ""
+        lines.append(f"- `{part}` taken from `{donor}`{frozen}")
     earlier = training.get("started_from")
     while earlier:  # the stages before this run, latest first
         lines.append(f"- started from: `{earlier['checkpoint']}`, {_stage(earlier['step'], earlier['config'])}; "
