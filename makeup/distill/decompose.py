@@ -4,8 +4,8 @@ Each 3x3 conv of a residual block, W (C_out x C_in x 3 x 3), becomes depthwise 3
 1x1. The depthwise kernel of input channel i is the leading right singular vector of W[:, i] (C_out x 9): the best
 rank-1 kernel for that channel. The InstanceNorm between the two would rescale every channel by its own spread,
 which the teacher never did, so it is calibrated on real activations to give back each channel's typical mean and
-spread; the pointwise weights are then fitted by least squares to the teacher conv's output on the same
-activations. Everything else (encoder, down- and up-sampling, heads) is copied. The decomposed generator starts
+spread; the pointwise weights are then fitted to the teacher conv's output on the same activations by ridge
+regression towards the SVD's own outer factors. Everything else (encoder, down- and up-sampling, heads) is copied. The decomposed generator starts
 close to the teacher and a short distillation closes the rest, where random separable blocks start far away.
 A teacher with fewer residual blocks than the target leaves the extra blocks at the identity (their last
 InstanceNorm at zero gain and bias).
@@ -42,7 +42,10 @@ def rank1_factors(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return depthwise.to(weight.dtype), u[:, :, 0].T.to(weight.dtype)
 
 
-RIDGE = 1e-3  # relative to the mean feature energy
+# The ridge, relative to the mean feature energy: a few hundred calibration positions per fit no longer overfit
+# (on 2 drawn portraits at 64 px the fit went from 26 to 49 dB), and the shipped teacher loses 0.1 dB of fidelity
+# on 16 real val pairs at 128 px.
+RIDGE = 1e-3
 
 
 def _instance_stats(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
