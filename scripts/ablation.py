@@ -90,7 +90,10 @@ def measure(args: argparse.Namespace, arms: list[str]) -> dict:
                            "real": result["real"]["rows"][0]["metrics"] if pairs else {}})
             print(f"[{name}] step {step}: val PSNR {points[-1]['synthetic']['psnr']:.2f}", flush=True)
         curves[name] = points
-    return {"arch": args.arch, "config": str(args.config), "steps": args.steps, "split": "val",
+    # the steps the arms actually reached: with --report-only, --steps is only the default
+    last_steps = sorted({points[-1]["step"] for points in curves.values() if points})
+    steps = last_steps[0] if len(last_steps) == 1 else args.steps
+    return {"arch": args.arch, "config": str(args.config), "steps": steps, "split": "val",
             "triplets": len(triplets), "real_pairs": len(pairs), "cache": str(args.cache), "curves": curves}
 
 
