@@ -3,6 +3,8 @@ real training pairs get from it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -88,6 +90,21 @@ def test_the_example_transfer_on_a_synthetic_triplet_is_closer_to_the_truth_than
     # hair and background are left exactly as they were
     outside = source_masks["face"] < 0.5
     assert np.array_equal(out[outside], source[outside])
+
+
+def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
+    from makeup.evaluate.metrics import region_ciede2000
+
+    (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
+    lips = source_masks["lips"]
+    # an eyes-only look leaves the reference's lips bare: the source keeps its own lip colour
+    eyes_only = render(bare, reference_masks, replace(preset("smoky-eye"), lip_opacity=0.0, lip_gloss=0.0))
+    kept = example_transfer(source, eyes_only, source_masks, reference_masks, source_points, reference_points)
+    assert region_ciede2000(kept, source, lips) < 1.0
+    # red lipstick on the same reference is carried over
+    red = render(bare, reference_masks, preset("classic-red"))
+    moved = example_transfer(source, red, source_masks, reference_masks, source_points, reference_points)
+    assert region_ciede2000(moved, source, lips) > 8.0
 
 
 def test_skin_keeps_its_lightness_and_moves_only_part_of_the_way(faces):
