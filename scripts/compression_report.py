@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 from pathlib import Path
 
@@ -136,21 +137,45 @@ def markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _label_places(networks: list[dict], group: str, key: str) -> list[tuple[float, float, int]]:
+    """Where each model's label goes: (x, y) in data units and a line number below it. Models with about the same
+    MACs (within a factor of 2.5) share one anchor, the group's rightmost x and highest value, and their labels
+    stack one line apart from it, highest value first, so close points never print their names over each other."""
+    order = sorted(range(len(networks)), key=lambda i: networks[i]["gmacs"])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and math.log10(networks[i]["gmacs"] / networks[groups[-1][0]]["gmacs"]) < math.log10(2.5):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    places: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * len(networks)
+    for members in groups:
+        members.sort(key=lambda i: -networks[i][group][key])
+        anchor = (max(networks[i]["gmacs"] for i in members), networks[members[0]][group][key])
+        for line, i in enumerate(members):
+            places[i] = (*anchor, line)
+    return places
+
+
 def plot_frontier(record: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import offset_copy
 
     panels = (("synthetic", "psnr", f"{record['split']} PSNR (dB), higher is better"),
               ("real", "emd_lips", f"{record['split']} real-pair EMD lips, lower is better"))
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for axis, (group, key, title) in zip(axes, panels):
         networks = [row for row in record["models"] if row["kind"] == "generator" and key in row[group]]
-        for row in networks:
-            axis.scatter(row["gmacs"], row[group][key], s=40, zorder=3)
-            axis.annotate(row["model"], (row["gmacs"], row[group][key]), textcoords="offset points",
-                          xytext=(5, 4), fontsize=8)
+        for row, (x, y, line) in zip(networks, _label_places(networks, group, key)):
+            point = (row["gmacs"], row[group][key])
+            axis.scatter(*point, s=40, zorder=3)
+            shifted = offset_copy(axis.transData, fig=figure, x=6, y=4 - 11 * line, units="points")
+            moved = line > 0 or point != (x, y)
+            axis.annotate(row["model"], point, xytext=(x, y), textcoords=shifted, fontsize=8, va="bottom",
+                          arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5} if moved else None)
         for row in record["models"]:
             if row["kind"] != "generator" and key in row[group]:
                 axis.axhline(row[group][key], linestyle=":", linewidth=1, color="grey")
@@ -184,8 +209,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench-results/compression.json"))
     parser.add_argument("--doc", type=Path, default=Path("docs/compression.md"))
     parser.add_argument("--plot", type=Path, default=Path("docs/compression-frontier.png"))
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from --json, measure nothing")
     args = parser.parse_args()
 
+    if args.plot_only:
+        plot_frontier(json.loads(args.json.read_text()), args.plot)
+        print(f"(drawn from {args.json} into {args.plot})")
+        return
     record = measure(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(record, indent=2) + "\n")
