@@ -20,7 +20,7 @@ from makeup.app.handlers import OUTPUT_MODES, TABLE_HEADERS, Handlers
 from makeup.pipeline import MakeupPipeline
 from makeup.weights import UntrainedModelWarning, has_weights
 
-UNTRAINED = "slim-m"  # a student without weights until one ships
+UNTRAINED = "beautygan-concat"  # an architecture without trained weights
 needs_mediapipe = pytest.mark.skipif(not __import__("importlib").util.find_spec("mediapipe"),
                                      reason="needs mediapipe (FaceMesh)")
 

@@ -10,7 +10,7 @@ import torch
 from makeup.cli import main
 from makeup.io import load_image, save_image
 
-MODEL = ["--model", "slim-m", "--allow-untrained", "--device", "cpu"]
+MODEL = ["--model", "beautygan-concat", "--allow-untrained", "--device", "cpu"]  # no trained weights: the warning is tested
 # the model is untrained on purpose here; its warning is expected
 pytestmark = pytest.mark.filterwarnings("ignore::makeup.weights.UntrainedModelWarning")
 
@@ -51,7 +51,7 @@ def test_crop_only_and_intensity(photos):
 def test_untrained_model_is_refused_without_the_flag(photos, capsys):
     out = photos / "never.png"
     code = main(["transfer", str(photos / "astronaut.jpg"), str(photos / "grace.png"), "-o", str(out),
-                 "--model", "slim-m", "--device", "cpu"])
+                 "--model", "beautygan-concat", "--device", "cpu"])
     assert code == 2 and not out.exists()
     assert "no trained weights" in capsys.readouterr().err
 

@@ -14,7 +14,7 @@ from makeup.io import UnreadableImageError, save_image
 from makeup.pipeline import MakeupPipeline, PreparedImage, UntrainedModelError, blend
 from makeup.weights import UntrainedModelWarning, WeightsError
 
-SMALL_MODEL = "slim-m"  # a student without trained weights
+UNTRAINED_MODEL = "beautygan-concat"  # an architecture without trained weights
 OTHER_MODEL = "ddb-student"
 CROP = 128
 
@@ -45,7 +45,7 @@ def pipeline(detector) -> MakeupPipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
         return MakeupPipeline(
-            models=[SMALL_MODEL, OTHER_MODEL], device="cpu", allow_untrained=True, crop_size=CROP, detector=detector
+            models=[UNTRAINED_MODEL, OTHER_MODEL], device="cpu", allow_untrained=True, crop_size=CROP, detector=detector
         )
 
 
@@ -55,15 +55,15 @@ def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
 
 def test_untrained_models_are_refused_unless_allowed(detector):
     with pytest.raises(UntrainedModelError, match="allow_untrained=True") as caught:
-        MakeupPipeline(models=[SMALL_MODEL], device="cpu", detector=detector)
+        MakeupPipeline(models=[UNTRAINED_MODEL], device="cpu", detector=detector)
     assert isinstance(caught.value, WeightsError)
     with pytest.warns(UntrainedModelWarning):
-        MakeupPipeline(models=[SMALL_MODEL], device="cpu", detector=detector, allow_untrained=True)
+        MakeupPipeline(models=[UNTRAINED_MODEL], device="cpu", detector=detector, allow_untrained=True)
 
 
 def test_transfer_returns_everything_and_says_the_model_is_untrained(pipeline, astronaut, grace_hopper):
     result = pipeline.transfer(astronaut, grace_hopper)
-    assert result.model == SMALL_MODEL and result.trained is False and result.device == "cpu"
+    assert result.model == UNTRAINED_MODEL and result.trained is False and result.device == "cpu"
     assert result.image.shape == astronaut.shape and result.image.dtype == np.uint8
     assert result.source_crop.shape == result.reference_crop.shape == (CROP, CROP, 3)
     assert result.output.shape == result.demakeup.shape == (CROP, CROP, 3)
@@ -111,7 +111,7 @@ def test_transfer_all_detects_once_and_runs_every_model(pipeline, detector, astr
     before = detector.calls
     results = pipeline.transfer_all(astronaut, grace_hopper)
     assert detector.calls - before == 2  # the source and the reference, once each
-    assert list(results) == [SMALL_MODEL, OTHER_MODEL]
+    assert list(results) == [UNTRAINED_MODEL, OTHER_MODEL]
     first, second = results.values()
     np.testing.assert_array_equal(first.source_crop, second.source_crop)
     assert not np.array_equal(first.output, second.output)
