@@ -24,7 +24,7 @@ from makeup.io import ImageSizeError, ImageTooLargeError, TruncatedImageError, U
 from makeup.pipeline import MakeupPipeline
 from makeup.weights import UntrainedModelWarning
 
-MODEL = "slim-m"  # a small student, allowed untrained: the photo handling is under test, not the model
+MODEL = "slim-m"  # a small, fast student: the photo handling is under test, not the model
 pytestmark = pytest.mark.filterwarnings("ignore::makeup.weights.UntrainedModelWarning")
 
 # PIL's exif_transpose applies these for orientations 2-8; a file stores the inverse, so it reads upright

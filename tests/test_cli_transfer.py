@@ -10,8 +10,8 @@ import torch
 from makeup.cli import main
 from makeup.io import load_image, save_image
 
-MODEL = ["--model", "beautygan-concat", "--allow-untrained", "--device", "cpu"]  # no trained weights: the warning is tested
-# the model is untrained on purpose here; its warning is expected
+MODEL = ["--model", "beautygan-concat", "--allow-untrained", "--device", "cpu"]
+# the model has no trained weights on purpose here; its warning is expected
 pytestmark = pytest.mark.filterwarnings("ignore::makeup.weights.UntrainedModelWarning")
 
 

@@ -114,7 +114,8 @@ def example_transfer(
     zones = _zones(source_masks, warped_brows, unit, config)
     out = source_lab.copy()
     # Foundation: a uniform nudge of the skin's colour, never of its lightness.
-    foundation = _median_skin(reference_lab, reference_masks)[1:] - _median_skin(source_lab, source_masks)[1:]
+    reference_skin = _median_skin(reference_lab, reference_masks)
+    foundation = reference_skin[1:] - _median_skin(source_lab, source_masks)[1:]
     out[..., 1:] += (config.foundation * zones["skin"])[..., None] * foundation
     # Eye zone and cheeks: the reference's departure from its own skin tone replaces the source's.
     relative = (base_warped - skin_reference) - (base_source - skin_source)
@@ -127,7 +128,7 @@ def example_transfer(
     out[..., 0] += eyes * (relative[..., 0] + config.detail * detail) + 0.5 * cheeks * relative[..., 0]
     out[..., 1:] += (eyes + cheeks)[..., None] * relative[..., 1:]
     # Lips: the reference's lipstick colour, the source's own lightness variation around the reference's mean.
-    lips = config.lips * _lip_makeup(reference_lab, reference_masks) * zones["lips"]
+    lips = config.lips * _lip_makeup(reference_lab, reference_masks, reference_skin) * zones["lips"]
     lip_colour = _lip_colour(reference, reference_masks, warped_lab, warped_lips)
     source_lips = source_masks["lips"] > 0.5
     if lip_colour is not None and source_lips.any():
@@ -238,13 +239,14 @@ def _zones(masks: dict[str, np.ndarray], reference_brows: np.ndarray, unit: floa
             "lips": lips.astype(np.float32), "skin": skin.astype(np.float32)}
 
 
-def _lip_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray]) -> float:
+def _lip_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray], reference_skin: np.ndarray) -> float:
     """How made up the reference's lips look, 0 (like bare lips) to 1: their colour relative to the reference's
-    skin, against the natural lip offset. A reference with bare lips then leaves the source's lips alone."""
+    skin (its median Lab), against the natural lip offset. A reference with bare lips then leaves the source's
+    lips alone."""
     own = reference_masks["lips"] > 0.5
     if own.sum() < 8:
         return 0.0
-    relative = reference_lab[own].mean(axis=0) - _median_skin(reference_lab, reference_masks)
+    relative = reference_lab[own].mean(axis=0) - reference_skin
     excess = (relative - _NATURAL_LIP_OFFSET) * np.array([0.5, 1.0, 1.0], np.float32)
     low, high = _LIP_MAKEUP_RAMP
     return float(np.clip((np.linalg.norm(excess) - low) / (high - low), 0.0, 1.0))
