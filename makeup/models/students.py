@@ -167,3 +167,18 @@ register_model(
     ),
     SlimStudent,
 )
+register_model(
+    ModelCard(
+        name="slim-xs",
+        kind="generator",
+        method="slim student (ours)",
+        paper="this project; distilled from beautygan",
+        params=71_352,
+        gmacs=0.436,
+        purpose="the fewest parameters: under the 80 K of TinyBeauty, the smallest published makeup network",
+        # narrower branches and heads and a 72-channel core: the quarter-resolution blocks hold most parameters
+        config={"width": 24, "bottleneck": 72, "residual_blocks": 4, "head_width": 24, "stem_norm": "affine"},
+        notes=SLIM_NOTES,
+    ),
+    SlimStudent,
+)
