@@ -5,7 +5,6 @@ and nothing crashes or leaves a file behind."""
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,8 @@ from makeup.errors import InputImageError
 from makeup.face import FaceTooSmallError, NoFaceError
 from makeup.io import ImageSizeError, ImageTooLargeError, TruncatedImageError, UnreadableImageError
 from makeup.pipeline import MakeupPipeline
-from makeup.weights import UntrainedModelWarning
 
 MODEL = "slim-m"  # a small, fast student: the photo handling is under test, not the model
-pytestmark = pytest.mark.filterwarnings("ignore::makeup.weights.UntrainedModelWarning")
 
 # PIL's exif_transpose applies these for orientations 2-8; a file stores the inverse, so it reads upright
 _STORED = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -159,9 +156,7 @@ def test_at_least_twenty_kinds():
 @pytest.fixture(scope="module")
 def pipeline() -> MakeupPipeline:
     torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UntrainedModelWarning)
-        return MakeupPipeline(models=[MODEL], device="cpu", allow_untrained=True)
+    return MakeupPipeline(models=[MODEL], device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +210,7 @@ def test_pipeline(case, pipeline, files, grace_hopper):
 def test_cli(case, files, tmp_path, capsys, grace_hopper):
     source, reference = _pair(case, files)
     out = tmp_path / "out.png"
-    code = cli(["transfer", str(source), str(reference), "-o", str(out), "--model", MODEL, "--allow-untrained",
-                "--device", "cpu"])
+    code = cli(["transfer", str(source), str(reference), "-o", str(out), "--model", MODEL, "--device", "cpu"])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     if code == 0:

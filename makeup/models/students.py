@@ -139,46 +139,24 @@ SLIM_NOTES = ("per branch Conv4x4 s2 + one separable conv at half resolution; se
               "upsampling; half-resolution heads fed the branch features, pixel-shuffling an RGB correction that "
               "is added to the input image")
 
-register_model(
-    ModelCard(
-        name="slim-s",
-        kind="generator",
-        method="slim student (ours)",
-        paper="this project; distilled from beautygan",
-        params=186_072,
-        gmacs=0.970,
-        purpose="the smallest and fastest student, for CPUs and the web demo",
-        config={"width": 32, "bottleneck": 128, "residual_blocks": 4, "head_width": 32, "stem_norm": "affine"},
-        notes=SLIM_NOTES,
-    ),
-    SlimStudent,
-)
-register_model(
-    ModelCard(
-        name="slim-m",
-        kind="generator",
-        method="slim student (ours)",
-        paper="this project; distilled from beautygan",
-        params=478_936,
-        gmacs=2.326,
-        purpose="a wider, deeper slim student within the 2.7 GMAC / 0.5 M budget, for quality closer to the teacher",
-        config={"width": 48, "bottleneck": 176, "residual_blocks": 6, "head_width": 48, "stem_norm": "affine"},
-        notes=SLIM_NOTES,
-    ),
-    SlimStudent,
-)
-register_model(
-    ModelCard(
-        name="slim-xs",
-        kind="generator",
-        method="slim student (ours)",
-        paper="this project; distilled from beautygan",
-        params=71_352,
-        gmacs=0.436,
-        purpose="the fewest parameters: under the 80 K of TinyBeauty, the smallest published makeup network",
-        # narrower branches and heads and a 72-channel core: the quarter-resolution blocks hold most parameters
-        config={"width": 24, "bottleneck": 72, "residual_blocks": 4, "head_width": 24, "stem_norm": "affine"},
-        notes=SLIM_NOTES,
-    ),
-    SlimStudent,
-)
+
+def _register_slim(name: str, params: int, gmacs: float, purpose: str, width: int, bottleneck: int,
+                   residual_blocks: int, head_width: int) -> None:
+    """Register one size of the slim student; the sizes differ only in their widths and depth."""
+    config = {"width": width, "bottleneck": bottleneck, "residual_blocks": residual_blocks,
+              "head_width": head_width, "stem_norm": "affine"}
+    register_model(ModelCard(name=name, kind="generator", method="slim student (ours)",
+                             paper="this project; distilled from beautygan", params=params, gmacs=gmacs,
+                             purpose=purpose, config=config, notes=SLIM_NOTES),
+                   SlimStudent)
+
+
+_register_slim("slim-s", 186_072, 0.970, "a small, fast student, for CPUs and the web demo",
+               width=32, bottleneck=128, residual_blocks=4, head_width=32)
+_register_slim("slim-m", 478_936, 2.326,
+               "a wider, deeper slim student within the 2.7 GMAC / 0.5 M budget, for quality closer to the teacher",
+               width=48, bottleneck=176, residual_blocks=6, head_width=48)
+# narrower branches and heads and a 72-channel core: the quarter-resolution blocks hold most parameters
+_register_slim("slim-xs", 71_352, 0.436,
+               "the fewest parameters: under the 80 K of TinyBeauty, the smallest published makeup network",
+               width=24, bottleneck=72, residual_blocks=4, head_width=24)
