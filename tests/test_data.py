@@ -229,6 +229,36 @@ def test_real_pairs_and_the_training_mix(small_cache):
     assert batch["has_target"].tolist() == [k == "synthetic" for k in batch["kind"]]
 
 
+def test_unlabelled_faces_judged_made_up_are_references_not_bare_faces(tmp_path, small_cache):
+    import shutil
+
+    from makeup.data.made_up import MADE_UP_FACES
+
+    listed = sorted(MADE_UP_FACES)[0]
+    shutil.copytree(small_cache, tmp_path / "cache")
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    meta["faces"][0]["image"] = f"faces/celebahq-a/face/{listed}"  # kind "face"
+    meta["faces"][1]["image"] = f"faces/other/non-makeup/{listed}"  # kind "non-makeup": its label is kept
+    (tmp_path / "cache" / "meta.json").write_text(json.dumps(meta))
+    cache = FaceCache(tmp_path / "cache")
+    assert [cache.records[i].kind for i in range(3)] == ["makeup", "non-makeup", "makeup"]
+    assert cache.indices("makeup") == [0, 2, 5]
+    everyone = split_indices(cache, "train", fractions=ALL_TRAIN, kinds=("non-makeup", "face"))
+    assert 0 not in everyone and 1 in everyone
+    assert RealPairs(cache, "train", length=12, fractions=ALL_TRAIN).references == [0, 2, 5]
+
+
+def test_the_judged_made_up_faces_are_unlabelled_faces_of_the_shared_set(shared_faces):
+    import csv
+
+    from makeup.data.made_up import MADE_UP_FACES
+
+    with open(shared_faces / "manifest.csv", newline="") as handle:
+        kinds = {Path(row["image"]).name: row["kind"] for row in csv.DictReader(handle)}
+    assert MADE_UP_FACES <= set(kinds), sorted(MADE_UP_FACES - set(kinds))
+    assert {kinds[name] for name in MADE_UP_FACES} == {"face"}
+
+
 def test_flip_swaps_regions_and_warps_keep_masks_on_the_image(small_cache):
     cache = FaceCache(small_cache)
     image, masks = cache.image(0), cache.masks(0)

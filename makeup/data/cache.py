@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from makeup.data.made_up import with_judged_kind
 from makeup.regions import HISTOGRAM_REGIONS, LANDMARK_COUNT, REGIONS
 
 CACHE_FORMAT = "makeup-face-cache"
@@ -152,7 +153,8 @@ class FaceCache:
             raise CacheError(f"{arrays_path} is damaged or incomplete ({error}): prepare the cache again") from error
         self.size: int = int(meta["size"])
         self.regions: tuple[str, ...] = tuple(meta["regions"])
-        self.records: list[FaceRecord] = [FaceRecord.from_json(item) for item in meta["faces"]]
+        # the kind a face plays: unlabelled faces judged to wear makeup are references (see makeup.data.made_up)
+        self.records: list[FaceRecord] = [with_judged_kind(FaceRecord.from_json(item)) for item in meta["faces"]]
         self.skipped: list[dict] = list(meta.get("skipped", []))
         if not (len(self._images) == len(self._masks) == len(self._landmarks) == len(self.records)):
             raise CacheError(
