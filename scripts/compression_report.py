@@ -176,11 +176,17 @@ def plot_frontier(record: dict, path: Path) -> None:
             moved = line > 0 or point != (x, y)
             axis.annotate(row["model"], point, xytext=(x, y), textcoords=shifted, fontsize=8, va="bottom",
                           arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5} if moved else None)
-        for row in record["models"]:
-            if row["kind"] != "generator" and key in row[group]:
-                axis.axhline(row[group][key], linestyle=":", linewidth=1, color="grey")
-                axis.annotate(f"{row['model']} (no network)", (0.01, row[group][key]),
-                              xycoords=("axes fraction", "data"), fontsize=7, color="grey", va="bottom")
+        baselines = sorted((row for row in record["models"] if row["kind"] != "generator" and key in row[group]),
+                           key=lambda row: row[group][key])
+        values = [row[group][key] for row in record["models"] if key in row[group]]
+        close = 0.04 * (max(values) - min(values))
+        for index, row in enumerate(baselines):
+            value = row[group][key]
+            # a line with another just above it, closer than a label's height, takes its label under it
+            crowded = index + 1 < len(baselines) and baselines[index + 1][group][key] - value < close
+            axis.axhline(value, linestyle=":", linewidth=1, color="grey")
+            axis.annotate(f"{row['model']} (no network)", (0.01, value), xycoords=("axes fraction", "data"),
+                          fontsize=7, color="grey", va="top" if crowded else "bottom")
         axis.set_xscale("log")
         axis.set_xlabel("GMACs per 256 px crop (log scale)")
         axis.set_title(title, fontsize=10)
