@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -28,6 +30,7 @@ from makeup.data import (
     write_cache,
 )
 from makeup.data.cache import decode_images, encode_images, pack_masks
+from makeup.data.made_up import MADE_UP_FACES
 from makeup.regions import HISTOGRAM_REGIONS, LANDMARK_COUNT, REGIONS
 from makeup.synth import PRESETS, render
 
@@ -230,10 +233,6 @@ def test_real_pairs_and_the_training_mix(small_cache):
 
 
 def test_unlabelled_faces_judged_made_up_are_references_not_bare_faces(tmp_path, small_cache):
-    import shutil
-
-    from makeup.data.made_up import MADE_UP_FACES
-
     listed = sorted(MADE_UP_FACES)[0]
     shutil.copytree(small_cache, tmp_path / "cache")
     meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
@@ -249,10 +248,6 @@ def test_unlabelled_faces_judged_made_up_are_references_not_bare_faces(tmp_path,
 
 
 def test_the_judged_made_up_faces_are_unlabelled_faces_of_the_shared_set(shared_faces):
-    import csv
-
-    from makeup.data.made_up import MADE_UP_FACES
-
     with open(shared_faces / "manifest.csv", newline="") as handle:
         kinds = {Path(row["image"]).name: row["kind"] for row in csv.DictReader(handle)}
     assert MADE_UP_FACES <= set(kinds), sorted(MADE_UP_FACES - set(kinds))
