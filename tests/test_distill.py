@@ -186,6 +186,15 @@ def test_a_few_step_student_run_learns_from_the_teacher_and_leaves_it_alone(tmp_
                                 distill_collaborative_weight=1.0, adversarial_weight=0.0, **student),
                     dataset=TinyFaces(count=1), resume=True)
     assert resumed.step == 32
+    # a second stage from the exported student: its card names both stages' distillation
+    train(tiny_config(tmp_path / "stage2", steps=2, checkpoint_every=2, teacher=str(weights),
+                      distill_output_weight=1.0, adversarial_weight=0.0, **student),
+          dataset=TinyFaces(count=1), init_from=tmp_path / "student" / "slim-s.safetensors")
+    export_generator(tmp_path / "stage2", "slim-s", weights_dir=tmp_path / "stage2-weights")
+    card = (tmp_path / "stage2-weights" / "slim-s.md").read_text()
+    assert "semantic relation 0.0, collaborative 0.0" in card.split("- started from:")[0]
+    assert (f"; distilled from `{weights}`, output 1.0, feature 1.0, semantic relation 1.0, collaborative 1.0"
+            in card.split("- started from:")[1])
 
 
 def test_output_distillation_adds_a_perceptual_distance_when_asked():

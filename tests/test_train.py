@@ -165,6 +165,20 @@ def test_learning_rate_warms_up_holds_then_decays_to_zero():
     assert learning_rate_factor(0, TrainConfig()) == 1.0  # BeautyGAN's recipe: no warm-up, no decay
 
 
+def test_precision_auto_uses_bf16_only_where_the_hardware_runs_it():
+    from makeup.train.trainer import cpu_has_amx, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision(TrainConfig(precision="fp32"), cpu) is None
+    assert resolve_precision(TrainConfig(precision="bf16"), cpu) is torch.bfloat16
+    assert resolve_precision(TrainConfig(precision="auto"), torch.device("cuda")) is torch.bfloat16
+    assert resolve_precision(TrainConfig(precision="auto"), cpu) is (torch.bfloat16 if cpu_has_amx() else None)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():  # the kernel's own word on AMX, independent of torch's probe
+        flags = set(cpuinfo.read_text().split())
+        assert cpu_has_amx() == ("amx_tile" in flags)
+
+
 # ---- a short run -----------------------------------------------------------------------------------------------
 
 

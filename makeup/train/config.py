@@ -104,7 +104,7 @@ class TrainConfig:
 
     # speed and reproducibility
     device: str = "auto"  # "auto": cuda when available, else cpu
-    precision: str = "auto"  # "auto": bf16 autocast on cuda, fp32 on cpu; or "bf16", "fp16", "fp32"
+    precision: str = "auto"  # "auto": bf16 autocast on cuda and on CPUs with AMX, else fp32; or "bf16", "fp16", "fp32"
     channels_last: str = "auto"  # "auto": on cuda only; or "on", "off"
     seed: int = 0  # the identity split, the held-out styles and the synthetic draws
     # the initial weights and the sample order; -1: `seed`. Changing only this reruns the same data and split,

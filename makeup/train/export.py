@@ -125,8 +125,10 @@ def _write_card(
         lines.append(f"- `{part}` taken from `{donor}`{frozen}")
     earlier = training.get("started_from")
     while earlier:  # the stages before this run, latest first
+        distilled = (f"; distilled from `{earlier['config']['teacher']}`, "
+                     f"{_distillation_weights(earlier['config'])}" if earlier["config"].get("teacher") else "")
         lines.append(f"- started from: `{earlier['checkpoint']}`, {_stage(earlier['step'], earlier['config'])}; "
-                     f"loss weights {_loss_weights(earlier['config'])}")
+                     f"loss weights {_loss_weights(earlier['config'])}{distilled}")
         earlier = earlier.get("started_from")
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
