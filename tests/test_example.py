@@ -11,7 +11,12 @@ import pytest
 
 from makeup.synth import preset, render
 from makeup.synth.correspondence import Correspondence, control_points, warp_maps, warp_to
-from makeup.synth.example import ExampleTransferConfig, example_transfer, example_transfer_from_landmarks
+from makeup.synth.example import (
+    ExampleTransferConfig,
+    example_transfer,
+    example_transfer_from_landmarks,
+    reference_makeup,
+)
 
 SIZE = 256
 
@@ -107,6 +112,19 @@ def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
     assert region_ciede2000(moved, source, lips) > 8.0
 
 
+def test_the_reference_makeup_gate_sees_lipstick_and_eye_shadow_where_they_are(faces):
+    _, (bare, _, masks) = faces
+    plain = reference_makeup(bare, masks)
+    lips_only = reference_makeup(render(bare, masks, replace(preset("classic-red"), shadow_opacity=0.0,
+                                                             liner_opacity=0.0)), masks)
+    eyes_only = reference_makeup(render(bare, masks, replace(preset("smoky-eye"), lip_opacity=0.0,
+                                                             lip_gloss=0.0)), masks)
+    assert plain.shape == (4,) and plain[1] == 1.0 and plain[2] == plain[3]  # skin always; one figure for both lids
+    assert plain[0] < 0.5 and plain[2] < 0.5  # a bare face
+    assert lips_only[0] > 0.9 and lips_only[2] < 0.5  # the lids still read as bare
+    assert eyes_only[2] > 0.9 and eyes_only[0] < 0.5
+
+
 def test_skin_keeps_its_lightness_and_moves_only_part_of_the_way(faces):
     (source, source_points, source_masks), (reference, reference_points, reference_masks) = faces
     darker = np.clip(reference.astype(int) * 0.7, 0, 255).astype(np.uint8)  # a much darker reference skin
@@ -191,6 +209,7 @@ def test_pseudo_targets_are_the_example_transfer_and_deterministic_per_pair_and_
     expected = example_transfer(cache.image(a), cache.image(b), cache.masks(a), cache.masks(b), cache.landmarks(a),
                                 cache.landmarks(b))
     assert np.abs(target.astype(int) - expected).max() <= 1  # the [-1, 1] round trip of the tensor only
+    assert np.allclose(item["reference_makeup"].numpy(), reference_makeup(cache.image(b), cache.masks(b)))
     assert not np.array_equal(target, source)
 
     jittered = RealPairs(cache, "train", length=6, fractions=(1.0, 0.0, 0.0), pseudo_targets=True)

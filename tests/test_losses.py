@@ -155,6 +155,24 @@ def test_histogram_loss_is_zero_when_the_histograms_already_match_and_honours_we
     assert histogram_loss(*both[:2], both[2], both[1], sample_weights=torch.tensor([0.0, 0.0])).item() == 0.0
 
 
+def test_a_gated_histogram_term_asks_nothing_of_a_region_the_reference_leaves_bare():
+    from makeup.losses import GeneratorStep, HistogramTerm
+
+    output, masks, reference = _region_batch()
+    output = output.detach()
+    batch = {"reference": reference, "source": reference, "source_masks": masks, "reference_masks": masks,
+             "kind": ["real"], "reference_makeup": torch.tensor([[0.0, 1.0, 0.5, 0.5]])}
+    step = GeneratorStep(batch, output, output, {}, None, {})
+    weights = (1.0, 0.1, 1.0, 1.0)
+    plain = HistogramTerm(1.0, weights)(step).item()
+    gated = HistogramTerm(1.0, weights, gated=True)(step).item()
+    # the lips weigh 0 and the lids half: the same as those region weights on the plain loss
+    expected = HistogramTerm(1.0, (0.0, 0.1, 0.5, 0.5))(step).item()
+    assert gated == pytest.approx(expected) and gated < plain
+    batch["kind"] = ["synthetic"]  # real pairs only, gated or not
+    assert HistogramTerm(1.0, weights, gated=True)(GeneratorStep(batch, output, output, {}, None, {})).item() == 0.0
+
+
 def test_perceptual_loss_has_a_gradient_through_the_output_only():
     loss_fn = PerceptualLoss(TinyRandomBackbone())
     output = torch.zeros(1, 3, 16, 16, requires_grad=True)

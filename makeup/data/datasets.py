@@ -29,9 +29,9 @@ from makeup.data.triplets import (
     style_bank,
 )
 from makeup.models.tensors import image_to_tensor
-from makeup.regions import histogram_masks
+from makeup.regions import HISTOGRAM_REGIONS, histogram_masks
 from makeup.synth import render
-from makeup.synth.example import example_transfer
+from makeup.synth.example import example_transfer, reference_makeup
 
 
 def split_key(key: Key, default_epoch: int) -> tuple[int, int]:
@@ -71,8 +71,10 @@ class _PairDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.length} items")
         return np.random.default_rng([self.seed, epoch, index, self._stream])
 
-    def _item(self, source, source_masks, reference, reference_masks, target, kind) -> dict:
+    def _item(self, source, source_masks, reference, reference_masks, target, kind, makeup_strength=None) -> dict:
         size = source.shape[0]
+        if makeup_strength is None:  # a synthetic reference: its look is known to be there
+            makeup_strength = np.ones(len(HISTOGRAM_REGIONS), np.float32)
         return {
             "source": image_to_tensor(source)[0],
             "reference": image_to_tensor(reference)[0],
@@ -80,6 +82,8 @@ class _PairDataset(Dataset):
             "has_target": torch.tensor(target is not None),
             "source_masks": torch.from_numpy(histogram_masks(source_masks)),
             "reference_masks": torch.from_numpy(histogram_masks(reference_masks)),
+            # how made up the reference looks per histogram region, 0..1 (`reference_makeup`)
+            "reference_makeup": torch.from_numpy(makeup_strength),
             "kind": kind,
         }
 
@@ -158,8 +162,9 @@ class RealPairs(_PairDataset):
                 self.faces.image(a), target, self.faces.masks(a), rng)
         else:
             source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
+        strength = reference_makeup(self.faces.image(b), self.faces.masks(b))
         reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
-        return self._item(source, source_masks, reference, reference_masks, target, "real")
+        return self._item(source, source_masks, reference, reference_masks, target, "real", strength)
 
 
 def worker_init(worker_id: int) -> None:

@@ -88,7 +88,8 @@ def histogram_loss(
     As in the BeautyGAN reference code the difference is taken in 8-bit units (0..255) and averaged over the whole
     image (3xHxW), so a region's term grows with its area; that is what the published weights were set against.
     A region empty in either image contributes nothing for that sample. `sample_weights` (B) selects samples,
-    e.g. only those with a real makeup reference.
+    e.g. only those with a real makeup reference; (B, R) weighs each sample's regions too, and the mean is then
+    over the samples with any weight.
     """
     if len(region_weights) != output_masks.shape[1]:
         raise ValueError(f"{len(region_weights)} region weights for {output_masks.shape[1]} mask channels")
@@ -101,6 +102,10 @@ def histogram_loss(
         per_region = ((output_levels - matched) * masks).abs().flatten(2).mean(-1)  # BxR
         present = (output_masks.flatten(2).amax(-1) > 0) & (reference_masks.flatten(2).amax(-1) > 0)
         weights = torch.tensor(region_weights, device=output.device, dtype=torch.float32)
+        if sample_weights is not None and sample_weights.ndim == 2:
+            region_gates = sample_weights.to(per_region)
+            per_region = per_region * region_gates
+            sample_weights = (region_gates.amax(-1) > 0).to(per_region)
         per_sample = (per_region * present * weights).sum(-1)
         if sample_weights is None:
             return per_sample.mean()

@@ -193,15 +193,20 @@ class HistogramTerm(LossTerm):
     name = "histogram"
 
     def __init__(
-        self, weight: float, region_weights: Sequence[float] = DEFAULT_REGION_WEIGHTS, on_synthetic: bool = False
+        self, weight: float, region_weights: Sequence[float] = DEFAULT_REGION_WEIGHTS, on_synthetic: bool = False,
+        gated: bool = False,
     ) -> None:
         super().__init__(weight)
         self.region_weights = tuple(region_weights)
         self.on_synthetic = on_synthetic
+        self.gated = gated  # each region weighted by the batch's `reference_makeup` (how made up it looks)
 
     def forward(self, step: GeneratorStep) -> torch.Tensor:
         batch = step.batch
         samples = None if self.on_synthetic else step.is_real
+        if self.gated and "reference_makeup" in batch:
+            strength = batch["reference_makeup"].to(step.transferred.device, torch.float32)
+            samples = strength if samples is None else samples[:, None] * strength
         to_reference = histogram_loss(
             step.transferred, batch["source_masks"], batch["reference"], batch["reference_masks"],
             self.region_weights, samples,

@@ -71,6 +71,11 @@ _NATURAL_LIP_OFFSET = np.array([-11.0, 13.5, -2.0], np.float32)
 # up: below the first figure they pass for bare (most bare lips lie within it) and the source's stay its own,
 # beyond the second they are carried all the way.
 _LIP_MAKEUP_RAMP = (5.0, 15.0)
+# The eye-shadow boxes (without eyes and brows) relative to bare skin, Lab (mean over the 187 bare faces of the
+# prepared cache): a little darker (sockets, lashes), the same colour. Made-up references are darker still (median
+# lightness -15 against -10) and often coloured; the spread is wide, so the ramp only says how sure the gate is.
+_NATURAL_EYE_OFFSET = np.array([-10.3, 0.3, -2.1], np.float32)
+_EYE_MAKEUP_RAMP = (3.0, 8.0)
 
 
 def example_transfer(
@@ -252,6 +257,35 @@ def _lip_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray
     excess = (relative - _NATURAL_LIP_OFFSET) * np.array([0.5, 1.0, 1.0], np.float32)
     low, high = _LIP_MAKEUP_RAMP
     return float(np.clip((np.linalg.norm(excess) - low) / (high - low), 0.0, 1.0))
+
+
+def _eye_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray],
+                reference_skin: np.ndarray) -> float:
+    """How made up the reference's lids look, 0 (like bare lids) to 1: the mean colour of both eye-shadow boxes
+    (eyes and brows left out) relative to its skin, against the natural offset. Only darkening counts in
+    lightness (at half weight): shadow and liner darken, a lighter lid is mostly a highlight or lighting."""
+    eyes = np.maximum(reference_masks["eye_left"], reference_masks["eye_right"]) > 0.5
+    brows = np.maximum(reference_masks["brow_left"], reference_masks["brow_right"]) > 0.5
+    boxes = np.maximum(reference_masks["eyeshadow_left"], reference_masks["eyeshadow_right"]) > 0.5
+    boxes &= ~eyes & ~brows
+    if boxes.sum() < 8:
+        return 0.0
+    excess = reference_lab[boxes].mean(axis=0) - reference_skin - _NATURAL_EYE_OFFSET
+    excess[0] = 0.5 * min(excess[0], 0.0)
+    low, high = _EYE_MAKEUP_RAMP
+    return float(np.clip((np.linalg.norm(excess) - low) / (high - low), 0.0, 1.0))
+
+
+def reference_makeup(reference: np.ndarray, reference_masks: dict[str, np.ndarray]) -> np.ndarray:
+    """How made up a reference looks per histogram region (`makeup.regions.HISTOGRAM_REGIONS`: lips, skin, left
+    and right eye shadow), each 0 (bare) to 1: what the histogram loss of a real pair can ask for there. A
+    reference with bare lips then does not pull the source's lips toward another person's natural colour, nor one
+    without eye makeup the lids toward its own sockets. Skin is always 1 (foundation is not judged here); both
+    eye-shadow boxes share one figure, so a flipped reference keeps it."""
+    lab = _lab(_check_image(reference, "reference"))
+    skin = _median_skin(lab, reference_masks)
+    eyes = _eye_makeup(lab, reference_masks, skin)
+    return np.array([_lip_makeup(lab, reference_masks, skin), 1.0, eyes, eyes], np.float32)
 
 
 def _lip_colour(reference: np.ndarray, reference_masks: dict[str, np.ndarray], warped_lab: np.ndarray,

@@ -82,6 +82,9 @@ class TrainConfig:
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram
+    # scale each real pair's histogram terms per region by how made up its reference looks there (0..1,
+    # makeup.synth.example.reference_makeup): bare lips or lids on a reference ask for nothing
+    histogram_gate: bool = False
     perceptual_backbone: str = "vgg16"  # "vgg16" (needs perceptual_weights_path), "tiny-random" or "none"
     perceptual_weights_path: str = ""
 

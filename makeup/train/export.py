@@ -162,4 +162,5 @@ def _loss_weights(config: dict[str, Any]) -> str:
             f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
             f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
             f"pseudo target {config.get('pseudo_target_distance', 'l2')} {config.get('pseudo_target_weight', 0.0)}, "
-            f"histogram per region {config.get('histogram_weights')}")
+            f"histogram per region {config.get('histogram_weights')}"
+            f"{' (gated by how made up the reference looks)' if config.get('histogram_gate') else ''}")

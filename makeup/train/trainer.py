@@ -59,6 +59,7 @@ from makeup.train.submodules import borrow_submodules, freeze_submodules
 
 DISCRIMINATORS = ("disc_makeup", "disc_plain")
 BATCH_TENSORS = ("source", "reference", "target", "has_target", "source_masks", "reference_masks")
+OPTIONAL_BATCH_TENSORS = ("reference_makeup",)  # batched where every sample has it (the cache's datasets)
 WORKER_TIMEOUT_S = 300  # far above one batch's loading time, even at 512 px on a busy machine
 
 
@@ -104,7 +105,8 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         PairedTerm(config.pseudo_target_weight, config.paired_region_weight, config.pseudo_target_distance,
                    config.paired_outside_weight, samples="real"),
         PreservationTerm(config.preservation_weight),
-        HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic),
+        HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic,
+                      gated=config.histogram_gate),
     ]
     if perceptual is not None:
         terms += [
@@ -139,6 +141,9 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     batch: dict[str, Any] = {"kind": [sample["kind"] for sample in samples]}
     for key in BATCH_TENSORS:
         batch[key] = torch.stack([torch.as_tensor(sample[key]) for sample in samples])
+    for key in OPTIONAL_BATCH_TENSORS:
+        if all(key in sample for sample in samples):
+            batch[key] = torch.stack([torch.as_tensor(sample[key]) for sample in samples])
     return batch
 
 
@@ -203,6 +208,7 @@ def endless_batches(dataset: Dataset, sampler: ResumableDistributedSampler, conf
 def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool, size: int) -> dict[str, Any]:
     """Move a batch to the device, resized to `size` when the cache holds another crop size."""
     moved = {"kind": batch["kind"]}
+    moved.update({key: batch[key].to(device) for key in OPTIONAL_BATCH_TENSORS if key in batch})
     for key in BATCH_TENSORS:
         tensor = batch[key].to(device, non_blocking=True)
         if tensor.ndim == 4 and tensor.shape[-1] != size:
