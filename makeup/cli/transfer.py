@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,15 +125,41 @@ def _run_folders(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
         return 2
 
     try:
-        return _transfer_folders(pipeline, args, sources, references)
+        with _interrupt_between_images() as interrupted:
+            return _transfer_folders(pipeline, args, sources, references, interrupted)
     except KeyboardInterrupt:  # every finished output is complete (atomic writes); a rerun skips them
         print("interrupted: the outputs written so far are complete; run the same command again to continue",
               file=sys.stderr)
         return 130
 
 
+@contextlib.contextmanager
+def _interrupt_between_images():
+    """Ctrl-C during a folder run only sets the event it yields; the loop then stops before its next image.
+
+    Native code (face detection, FaceMesh) can swallow the KeyboardInterrupt that Python's own handler raises
+    inside it, and the run then carried on to the end. A second Ctrl-C interrupts at once.
+    """
+    pressed = threading.Event()
+
+    def handler(signum, frame):
+        if pressed.is_set():
+            raise KeyboardInterrupt
+        pressed.set()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (a notebook worker, a test runner): Ctrl-C stays as it was
+        yield pressed
+        return
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, sources: list[Path],
-                      references: list[Path]) -> int:
+                      references: list[Path], interrupted: threading.Event | None = None) -> int:
     from tqdm import tqdm
 
     from makeup.face import FaceError
@@ -154,6 +183,8 @@ def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, source
     written = 0
     with tqdm(total=len(sources) * len(prepared_references), unit="image", desc="transfer") as progress:
         for source_path in sources:
+            if interrupted is not None and interrupted.is_set():
+                raise KeyboardInterrupt
             try:
                 source = pipeline.prepare(source_path, role="source", all_faces=args.all_faces)
             except (ImageError, FaceError) as error:
@@ -161,6 +192,8 @@ def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, source
                 progress.update(len(prepared_references))
                 continue
             for reference_path, reference in prepared_references.items():
+                if interrupted is not None and interrupted.is_set():
+                    raise KeyboardInterrupt
                 output = output_path(source_path, reference_path)
                 if output.is_file() and not args.overwrite:
                     progress.update(1)
