@@ -159,7 +159,7 @@ def _interrupt_between_images():
 
 
 def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, sources: list[Path],
-                      references: list[Path], interrupted: threading.Event | None = None) -> int:
+                      references: list[Path], interrupted: threading.Event) -> int:
     from tqdm import tqdm
 
     from makeup.face import FaceError
@@ -183,7 +183,7 @@ def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, source
     written = 0
     with tqdm(total=len(sources) * len(prepared_references), unit="image", desc="transfer") as progress:
         for source_path in sources:
-            if interrupted is not None and interrupted.is_set():
+            if interrupted.is_set():
                 raise KeyboardInterrupt
             try:
                 source = pipeline.prepare(source_path, role="source", all_faces=args.all_faces)
@@ -192,7 +192,7 @@ def _transfer_folders(pipeline: MakeupPipeline, args: argparse.Namespace, source
                 progress.update(len(prepared_references))
                 continue
             for reference_path, reference in prepared_references.items():
-                if interrupted is not None and interrupted.is_set():
+                if interrupted.is_set():
                     raise KeyboardInterrupt
                 output = output_path(source_path, reference_path)
                 if output.is_file() and not args.overwrite:

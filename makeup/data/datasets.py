@@ -141,6 +141,14 @@ class RealPairs(_PairDataset):
         if not self.references:
             raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
         self.pseudo_targets = pseudo_targets
+        self._makeup_strength: dict[int, np.ndarray] = {}  # per reference face: it depends on the cached crop only
+
+    def makeup_strength(self, reference: int) -> np.ndarray:
+        """`reference_makeup` of a reference face, computed once per face (and per data worker)."""
+        if reference not in self._makeup_strength:
+            self._makeup_strength[reference] = reference_makeup(self.faces.image(reference),
+                                                                self.faces.masks(reference))
+        return self._makeup_strength[reference]
 
     def pseudo_target(self, source: int, reference: int) -> np.ndarray:
         """Face `source` wearing the makeup of face `reference`, by the example-based transfer (deterministic)."""
@@ -162,9 +170,8 @@ class RealPairs(_PairDataset):
                 self.faces.image(a), target, self.faces.masks(a), rng)
         else:
             source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
-        strength = reference_makeup(self.faces.image(b), self.faces.masks(b))
         reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
-        return self._item(source, source_masks, reference, reference_masks, target, "real", strength)
+        return self._item(source, source_masks, reference, reference_masks, target, "real", self.makeup_strength(b))
 
 
 def worker_init(worker_id: int) -> None:

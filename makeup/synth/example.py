@@ -255,8 +255,7 @@ def _lip_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray
         return 0.0
     relative = reference_lab[own].mean(axis=0) - reference_skin
     excess = (relative - _NATURAL_LIP_OFFSET) * np.array([0.5, 1.0, 1.0], np.float32)
-    low, high = _LIP_MAKEUP_RAMP
-    return float(np.clip((np.linalg.norm(excess) - low) / (high - low), 0.0, 1.0))
+    return _ramp(float(np.linalg.norm(excess)), _LIP_MAKEUP_RAMP)
 
 
 def _eye_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray],
@@ -272,8 +271,13 @@ def _eye_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray
         return 0.0
     excess = reference_lab[boxes].mean(axis=0) - reference_skin - _NATURAL_EYE_OFFSET
     excess[0] = 0.5 * min(excess[0], 0.0)
-    low, high = _EYE_MAKEUP_RAMP
-    return float(np.clip((np.linalg.norm(excess) - low) / (high - low), 0.0, 1.0))
+    return _ramp(float(np.linalg.norm(excess)), _EYE_MAKEUP_RAMP)
+
+
+def _ramp(distance: float, ramp: tuple[float, float]) -> float:
+    """0 up to ramp[0], 1 from ramp[1], linear between."""
+    low, high = ramp
+    return float(np.clip((distance - low) / (high - low), 0.0, 1.0))
 
 
 def reference_makeup(reference: np.ndarray, reference_masks: dict[str, np.ndarray]) -> np.ndarray:

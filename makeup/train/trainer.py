@@ -139,11 +139,9 @@ def build_dataset(config: TrainConfig) -> Dataset:
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Stack the tensors of a list of sample dicts; keep `kind` as a list of strings."""
     batch: dict[str, Any] = {"kind": [sample["kind"] for sample in samples]}
-    for key in BATCH_TENSORS:
+    optional = [key for key in OPTIONAL_BATCH_TENSORS if all(key in sample for sample in samples)]
+    for key in (*BATCH_TENSORS, *optional):
         batch[key] = torch.stack([torch.as_tensor(sample[key]) for sample in samples])
-    for key in OPTIONAL_BATCH_TENSORS:
-        if all(key in sample for sample in samples):
-            batch[key] = torch.stack([torch.as_tensor(sample[key]) for sample in samples])
     return batch
 
 
