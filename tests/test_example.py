@@ -112,6 +112,26 @@ def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
     assert region_ciede2000(moved, source, lips) > 8.0
 
 
+def test_lids_move_only_as_far_as_the_reference_wears_eye_makeup(faces):
+    from makeup.evaluate.metrics import region_ciede2000
+
+    (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
+    boxes = np.maximum(source_masks["eyeshadow_left"], source_masks["eyeshadow_right"])
+    for excluded in ("eye_left", "eye_right", "brow_left", "brow_right"):
+        boxes = np.where(source_masks[excluded] > 0.5, 0.0, boxes)
+    no_foundation = ExampleTransferConfig(foundation=0.0)  # the lids' skin would otherwise take the skin's nudge
+    # a lips-only look leaves the reference's lids bare: what its sockets differ by is not handed on
+    lips_only = render(bare, reference_masks, replace(preset("classic-red"), shadow_opacity=0.0, liner_opacity=0.0))
+    kept = example_transfer(source, lips_only, source_masks, reference_masks, source_points, reference_points,
+                            no_foundation)
+    assert region_ciede2000(kept, source, boxes) < 1.0
+    # a smoky eye on the same reference is carried over
+    smoky = render(bare, reference_masks, preset("smoky-eye"))
+    moved = example_transfer(source, smoky, source_masks, reference_masks, source_points, reference_points,
+                             no_foundation)
+    assert region_ciede2000(moved, source, boxes) > 3.0
+
+
 def test_the_reference_makeup_gate_sees_lipstick_and_eye_shadow_where_they_are(faces):
     _, (bare, _, masks) = faces
     plain = reference_makeup(bare, masks)

@@ -8,7 +8,8 @@ its shading and so its identity, everywhere; where makeup sits it takes:
 - eye zone (lids, liner, under-eye, never the eyes or brows): the reference's lightness and colour *relative to
   the skin around it*, so a smoky or coloured lid carries over whatever the two skin tones and lightings are,
   smoothed and soft-thresholded so that what any two bare faces differ by (deeper sockets, creases) stays
-  behind, and a blend of the reference's detail;
+  behind, and a blend of the reference's detail; only as far as the reference's lids look made up (the same
+  test as the histogram gate, `reference_makeup`), so a reference with bare lids leaves the source's alone;
 - lips: the reference's lip colour (a, b) pixel by pixel and its mean lip lightness, while the lightness
   variation stays the source's own, so the source's highlights and lip lines stay where they are; only as far
   as the reference's lips stand out from natural lips, so a reference with bare lips leaves the source's alone;
@@ -131,7 +132,10 @@ def example_transfer(
     relative[..., 0] = np.clip(relative[..., 0], -_MAX_DARKENING, _MAX_LIGHTENING)
     relative = _makeup_only(relative, unit, config)
     detail = (warped_lab[..., 0] - base_warped[..., 0]) - (source_lab[..., 0] - base_source[..., 0])
-    eyes, cheeks = config.eyes * zones["eyes"], config.cheeks * zones["cheeks"]
+    # Only as far as the reference's lids look made up: bare lids leave the source's alone rather than hand on
+    # what the reference's sockets and creases differ by beyond the threshold.
+    eye_makeup = _eye_makeup(reference_lab, reference_masks, reference_skin)
+    eyes, cheeks = config.eyes * eye_makeup * zones["eyes"], config.cheeks * zones["cheeks"]
     out[..., 0] += eyes * (relative[..., 0] + config.detail * detail) + 0.5 * cheeks * relative[..., 0]
     out[..., 1:] += (eyes + cheeks)[..., None] * relative[..., 1:]
     # Lips: the reference's lipstick colour, the source's own lightness variation around the reference's mean.
