@@ -15,6 +15,7 @@ from makeup.synth.example import (
     ExampleTransferConfig,
     example_transfer,
     example_transfer_from_landmarks,
+    lid_mask,
     reference_makeup,
 )
 
@@ -116,9 +117,7 @@ def test_lids_move_only_as_far_as_the_reference_wears_eye_makeup(faces):
     from makeup.evaluate.metrics import region_ciede2000
 
     (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
-    boxes = np.maximum(source_masks["eyeshadow_left"], source_masks["eyeshadow_right"])
-    for excluded in ("eye_left", "eye_right", "brow_left", "brow_right"):
-        boxes = np.where(source_masks[excluded] > 0.5, 0.0, boxes)
+    boxes = lid_mask(source_masks).astype(np.float32)
     no_foundation = ExampleTransferConfig(foundation=0.0)  # the lids' skin would otherwise take the skin's nudge
     # a lips-only look leaves the reference's lids bare: what its sockets differ by is not handed on
     lips_only = render(bare, reference_masks, replace(preset("classic-red"), shadow_opacity=0.0, liner_opacity=0.0))

@@ -267,15 +267,19 @@ def _eye_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray
     """How made up the reference's lids look, 0 (like bare lids) to 1: the mean colour of both eye-shadow boxes
     (eyes and brows left out) relative to its skin, against the natural offset. Only darkening counts in
     lightness (at half weight): shadow and liner darken, a lighter lid is mostly a highlight or lighting."""
-    eyes = np.maximum(reference_masks["eye_left"], reference_masks["eye_right"]) > 0.5
-    brows = np.maximum(reference_masks["brow_left"], reference_masks["brow_right"]) > 0.5
-    boxes = np.maximum(reference_masks["eyeshadow_left"], reference_masks["eyeshadow_right"]) > 0.5
-    boxes &= ~eyes & ~brows
+    boxes = lid_mask(reference_masks)
     if boxes.sum() < 8:
         return 0.0
     excess = reference_lab[boxes].mean(axis=0) - reference_skin - _NATURAL_EYE_OFFSET
     excess[0] = 0.5 * min(excess[0], 0.0)
     return _ramp(float(np.linalg.norm(excess)), _EYE_MAKEUP_RAMP)
+
+
+def lid_mask(masks: dict[str, np.ndarray]) -> np.ndarray:
+    """Both eye-shadow boxes without the eyes and brows, as a bool mask: where eye makeup shows on skin."""
+    eyes = np.maximum(masks["eye_left"], masks["eye_right"]) > 0.5
+    brows = np.maximum(masks["brow_left"], masks["brow_right"]) > 0.5
+    return (np.maximum(masks["eyeshadow_left"], masks["eyeshadow_right"]) > 0.5) & ~eyes & ~brows
 
 
 def _ramp(distance: float, ramp: tuple[float, float]) -> float:
