@@ -96,6 +96,20 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
     assert real["identity"]["gap_lips"] == 1.0 and real["example"]["gap_lips"] < 1.0  # 1: nothing moved
     assert 5.0 < synthetic["slim-s"]["psnr"] < synthetic["identity"]["psnr"]  # random weights: far from the truth
     assert "--cache" in result["settings"]["command"] and result["settings"]["size"] == 64
+    # per pair, in the order of the pair names, averaging to the table's figures
+    for section in ("synthetic", "real"):
+        for row in result[section]["rows"]:
+            assert len(row["per_pair"]) == len(result[section]["pairs"]) == result[section]["count"]
+            for key, mean in row["metrics"].items():
+                values = [pair[key] for pair in row["per_pair"] if pair[key] is not None]
+                assert mean == pytest.approx(np.mean(values)) if values else mean is None
+    # the only real reference wears berry lipstick: both real pairs fall in the made-up-lips group
+    groups = result["real"]["reference_groups"]
+    assert groups["lips_made_up"] == 2 and groups["lips_bare"] == 0
+    assert groups["lids_made_up"] + groups["lids_bare"] == 2
+    by_reference = {row["model"]: row["by_reference"] for row in result["real"]["rows"]}
+    assert by_reference["identity"]["emd_lips_made_up"] == pytest.approx(real["identity"]["emd_lips"])
+    assert by_reference["identity"]["emd_lips_bare"] is None
     # trained with another split seed than the evaluation's: its "held-out" faces may have been training faces
     assert [w for w in result["settings"]["warnings"] if "slim-s-run3" in w and "--seed 3" in w]
 
@@ -103,6 +117,7 @@ def test_eval_cli_writes_json_markdown_and_contact_sheets(tiny_cache, tmp_path):
     assert "| identity |" in markdown and "| classical |" in markdown and "UNTRAINED" in markdown
     assert "**slim-s: no trained weights" in markdown and "Warning: slim-s-run3 was trained with seed 3" in markdown
     assert "ΔE00 lips" in markdown and "EMD lips" in markdown
+    assert "EMD lips, made-up lips (2) ↓" in markdown and "| EMD lips, bare lips (0) |" in markdown  # unranked
     sheet = Image.open(out / "sheet-synthetic.png")
     assert sheet.width == 8 * 160  # source, reference, ground truth and five models
     assert Image.open(out / "sheet-real.png").width == 7 * 160

@@ -22,6 +22,7 @@ class MetricSpec:
     header: str
     higher_is_better: bool
     digits: int = 2
+    ranked: bool = True  # False: neither direction is better, so no arrow and no best value in bold
 
 
 SYNTHETIC_METRICS = (
@@ -59,6 +60,32 @@ REAL_NOTE = (
     "identity proxy)."
 )
 
+BY_REFERENCE_NOTE = (
+    "The real pairs by how made up the reference looks (`makeup.synth.example.reference_makeup`, lips and lids "
+    "apart): EMD lips over the references whose lips look made up and over those whose lips look bare, and EMD eye "
+    "shadow likewise by their lids. A bare region asks for nothing: there a method that leaves the source alone "
+    "stays near identity's figure, and one that copies the reference's natural colour scores lower without "
+    "carrying any makeup, so those columns rank nothing."
+)
+# (key in a row's `by_reference`, group in `reference_groups`, column title, ranked): on a bare region a lower
+# EMD is not better, so those columns are not ranked
+BY_REFERENCE_COLUMNS = (
+    ("emd_lips_made_up", "lips_made_up", "EMD lips, made-up lips", True),
+    ("emd_lips_bare", "lips_bare", "EMD lips, bare lips", False),
+    ("emd_eyeshadow_made_up", "lids_made_up", "EMD eye shadow, made-up lids", True),
+    ("emd_eyeshadow_bare", "lids_bare", "EMD eye shadow, bare lids", False),
+)
+
+
+def by_reference_table(section: dict[str, Any]) -> str:
+    """The real pairs' EMD by how made up the reference looks, as a markdown table (pairs per group in the
+    headers)."""
+    counts = section["reference_groups"]
+    specs = tuple(MetricSpec(key, f"{title} ({counts[group]})", False, ranked=ranked)
+                  for key, group, title, ranked in BY_REFERENCE_COLUMNS)
+    rows = [{**row, "metrics": row["by_reference"]} for row in section["rows"]]
+    return markdown_table(rows, specs)
+
 
 def _finite_or_none(value: Any) -> Any:
     """JSON has no NaN or infinity: a metric that could not be measured becomes null."""
@@ -89,12 +116,13 @@ def _format(value: float | None, digits: int) -> str:
 def markdown_table(rows: list[dict[str, Any]], specs: tuple[MetricSpec, ...]) -> str:
     """A markdown table: one row per model (`model`, `weights` and the metrics of `specs`), best value in bold."""
     best: dict[str, float] = {}
-    for spec in specs:
+    for spec in (spec for spec in specs if spec.ranked):
         values = [row["metrics"].get(spec.key) for row in rows]
         values = [v for v in values if v is not None and math.isfinite(v)]
         if values:
             best[spec.key] = max(values) if spec.higher_is_better else min(values)
-    arrows = [f"{spec.header} {'↑' if spec.higher_is_better else '↓'}" for spec in specs]
+    arrows = [f"{spec.header} {'↑' if spec.higher_is_better else '↓'}" if spec.ranked else spec.header
+              for spec in specs]
     lines = [
         "| model | weights | " + " | ".join(arrows) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in specs) + " |",
@@ -134,6 +162,8 @@ def markdown_report(result: dict[str, Any]) -> str:
         parts += ["", f"## {title} ({section['count']})", ""]
         if section["count"]:
             parts += [note, "", markdown_table(section["rows"], specs)]
+            if "reference_groups" in section:
+                parts += ["", BY_REFERENCE_NOTE, "", by_reference_table(section)]
         else:
             parts += [section.get("reason", "none evaluated")]
     return "\n".join(parts) + "\n"

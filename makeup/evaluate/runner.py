@@ -24,7 +24,7 @@ from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_trip
 from makeup.evaluate import metrics
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
-from makeup.synth.example import ExampleBasedTransfer
+from makeup.synth.example import ExampleBasedTransfer, reference_makeup
 
 IDENTITY = "identity"
 CLASSICAL = "classical"
@@ -220,6 +220,34 @@ def _average(per_pair: list[dict[str, float]]) -> dict[str, float]:
         return {key: float(np.nanmean([values[key] for values in per_pair])) for key in keys}
 
 
+# A reference counts as wearing makeup in a region from this `reference_makeup` figure (0 bare, 1 made up).
+MADE_UP_FROM = 0.5
+
+
+def reference_groups(pairs: list[EvalPair]) -> dict[str, list[int]]:
+    """The real pairs (their indices) by how made up the reference looks, lips and lids apart: `lips_made_up`,
+    `lips_bare`, `lids_made_up`, `lids_bare` (`makeup.synth.example.reference_makeup`, from `MADE_UP_FROM`).
+
+    A reference with bare lips asks for nothing on the lips, yet a method that copies its natural lip colour
+    scores a low EMD there; the groups keep that apart from carrying lipstick."""
+    groups: dict[str, list[int]] = {"lips_made_up": [], "lips_bare": [], "lids_made_up": [], "lids_bare": []}
+    for index, pair in enumerate(pairs):
+        lips, _, lids, _ = reference_makeup(pair.reference, pair.reference_masks)
+        groups["lips_made_up" if lips >= MADE_UP_FROM else "lips_bare"].append(index)
+        groups["lids_made_up" if lids >= MADE_UP_FROM else "lids_bare"].append(index)
+    return groups
+
+
+def _grouped_emd(per_pair: list[dict[str, float]], groups: dict[str, list[int]]) -> dict[str, float | None]:
+    """Mean EMD lips over each lips group and EMD eye shadow over each lids group (None for an empty group)."""
+    grouped: dict[str, float | None] = {}
+    for group, indices in groups.items():
+        key = "emd_lips" if group.startswith("lips") else "emd_eyeshadow"
+        values = [per_pair[i][key] for i in indices]
+        grouped[f"{key}_{group.split('_', 1)[1]}"] = float(np.nanmean(values)) if values else None
+    return grouped
+
+
 def evaluate_models(
     models: list[EvalModel],
     triplets: list[EvalPair],
@@ -230,12 +258,15 @@ def evaluate_models(
 ) -> tuple[dict[str, Any], dict[str, list[tuple[str, list[np.ndarray]]]]]:
     """Measure every model on both sets. Returns (result, contact-sheet columns per set).
 
-    The result holds, per set, the number of pairs and one row per model (`model`, `weights`, `trained`,
-    `kind`, mean `metrics`); the sheet columns are the inputs, the ground truth where there is one and each
-    model's output, for the first `sheet_rows` pairs.
+    The result holds, per set, the number of pairs, their names and one row per model (`model`, `weights`,
+    `trained`, `kind`, mean `metrics` and the `per_pair` metrics in the order of the names). The real set adds the
+    size of each `reference_groups` group and, per row, its EMD over each group (`by_reference`). The sheet
+    columns are the inputs, the ground truth where there is one and each model's output, for the first
+    `sheet_rows` pairs.
     """
     result: dict[str, Any] = {}
     sheets: dict[str, list[tuple[str, list[np.ndarray]]]] = {}
+    groups = reference_groups(real_pairs)
     for key, pairs, measure in (("synthetic", triplets, triplet_metrics), ("real", real_pairs, real_pair_metrics)):
         rows = []
         shown = pairs[:sheet_rows]
@@ -246,17 +277,22 @@ def evaluate_models(
             if not pairs:
                 break
             outputs = run_model(model, pairs, device, batch_size)
-            rows.append(
-                {
-                    "model": model.label,
-                    "kind": model.kind,
-                    "weights": model.weights,
-                    "trained": model.trained,
-                    "metrics": _average([measure(output, pair) for output, pair in zip(outputs, pairs)]),
-                }
-            )
+            per_pair = [measure(output, pair) for output, pair in zip(outputs, pairs)]
+            row = {
+                "model": model.label,
+                "kind": model.kind,
+                "weights": model.weights,
+                "trained": model.trained,
+                "metrics": _average(per_pair),
+                "per_pair": per_pair,
+            }
+            if key == "real":
+                row["by_reference"] = _grouped_emd(per_pair, groups)
+            rows.append(row)
             columns.append((model.label, outputs[: len(shown)]))
         result[key] = {"count": len(pairs), "rows": rows, "pairs": [p.name for p in pairs]}
+        if key == "real":
+            result[key]["reference_groups"] = {name: len(indices) for name, indices in groups.items()}
         sheets[key] = columns if shown else []
     return result, sheets
 
