@@ -114,7 +114,8 @@ def _format(value: float | None, digits: int) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]], specs: tuple[MetricSpec, ...]) -> str:
-    """A markdown table: one row per model (`model`, `weights` and the metrics of `specs`), best value in bold."""
+    """A markdown table: one row per model (`model`, `weights` and the metrics of `specs`), the best value of each
+    ranked column in bold."""
     best: dict[str, float] = {}
     for spec in (spec for spec in specs if spec.ranked):
         values = [row["metrics"].get(spec.key) for row in rows]
