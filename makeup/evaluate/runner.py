@@ -238,13 +238,21 @@ def reference_groups(pairs: list[EvalPair]) -> dict[str, list[int]]:
     return groups
 
 
+# by_reference figure: (the per-pair metric it averages, the reference group it averages over)
+GROUPED_EMD = {
+    "emd_lips_made_up": ("emd_lips", "lips_made_up"),
+    "emd_lips_bare": ("emd_lips", "lips_bare"),
+    "emd_eyeshadow_made_up": ("emd_eyeshadow", "lids_made_up"),
+    "emd_eyeshadow_bare": ("emd_eyeshadow", "lids_bare"),
+}
+
+
 def _grouped_emd(per_pair: list[dict[str, float]], groups: dict[str, list[int]]) -> dict[str, float | None]:
-    """Mean EMD lips over each lips group and EMD eye shadow over each lids group (None for an empty group)."""
+    """Each `GROUPED_EMD` figure: its metric's mean over its group's pairs (None for an empty group)."""
     grouped: dict[str, float | None] = {}
-    for group, indices in groups.items():
-        key = "emd_lips" if group.startswith("lips") else "emd_eyeshadow"
-        values = [per_pair[i][key] for i in indices]
-        grouped[f"{key}_{group.split('_', 1)[1]}"] = float(np.nanmean(values)) if values else None
+    for name, (metric, group) in GROUPED_EMD.items():
+        values = [per_pair[i][metric] for i in groups[group]]
+        grouped[name] = float(np.nanmean(values)) if values else None
     return grouped
 
 
