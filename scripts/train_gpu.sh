@@ -4,7 +4,9 @@
 #   OUT=/some/folder [BATCH=16] [STEPS=N] [EXTRA_SETS="--set key=value ..."] bash scripts/train_gpu.sh [TRAIN_MINUTES] [BATCH_SIZES]
 #
 # The recipe is configs/teacher-gpu.toml (CONFIG=another.toml to change it); STEPS overrides its step count.
-# Reads the prepared cache from .carry/cache and the perceptual VGG16 file from .carry/vgg.safetensors.
+# Reads the prepared cache from .carry/cache (CACHE=another folder) and the perceptual VGG16 file from
+# .carry/vgg.safetensors. INIT_FROM=weights/beautygan.safetensors starts a new run from shipped weights (the
+# generator; the discriminators start afresh), as configs/teacher-gpu-real.toml does.
 # Full checkpoints (weights, optimisers, RNG states) stay in runs/gpu, so calling the script again on the same
 # (still warm) machine continues the run exactly. On a fresh machine, a weights-only checkpoint carried in
 # .carry/init starts a new run from those weights (make it from a previous call's output:
@@ -25,6 +27,7 @@ mkdir -p "$OUT" "$RUN"
 
 WORKERS=$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))
 CONFIG=${CONFIG:-configs/teacher-gpu.toml}
+CACHE=${CACHE:-.carry/cache}
 COMMON=(--config "$CONFIG" --set perceptual_weights_path=.carry/vgg.safetensors --set "num_workers=$WORKERS")
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PYTHON" -c 'import torch, cv2, numpy, safetensors; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
@@ -37,6 +40,9 @@ elif [ -f .carry/init/checkpoints/latest.json ]; then
     INIT=(--init-from .carry/init)
     SAVED_CONFIG=$(ls .carry/init/checkpoints/step_*/config.json | tail -n 1)
     echo "== starting from the weights in .carry/init"
+elif [ -n "${INIT_FROM:-}" ]; then
+    INIT=(--init-from "$INIT_FROM")
+    echo "== starting from $INIT_FROM"
 fi
 if [ -n "${BATCH:-}" ]; then
     # batch size given (speed already measured): spend the whole call training
@@ -51,13 +57,13 @@ else
     "$PYTHON" -m makeup.train.speed --image-size 256 --batch-sizes 1 --steps 15 --warmup 5 \
         --json "$OUT/speed_model_only.json" "${COMMON[@]}"
     echo "== speed at 256 px on the cache (data loading and rendering included), batch sizes $BATCH_SIZES"
-    "$PYTHON" -m makeup.train.speed --cache .carry/cache --image-size 256 --batch-sizes "$BATCH_SIZES" \
+    "$PYTHON" -m makeup.train.speed --cache "$CACHE" --image-size 256 --batch-sizes "$BATCH_SIZES" \
         --steps 15 --warmup 5 --json "$OUT/speed.json" "${COMMON[@]}"
     BATCH=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["best_batch_size"])' "$OUT/speed.json")
 fi
 
 echo "== training at 256 px, batch $BATCH, for $MINUTES minutes"
-"$PYTHON" -m makeup.train --cache .carry/cache --out-dir "$RUN" --image-size 256 --batch-size "$BATCH" \
+"$PYTHON" -m makeup.train --cache "$CACHE" --out-dir "$RUN" --image-size 256 --batch-size "$BATCH" \
     ${STEPS:+--steps "$STEPS"} --max-minutes "$MINUTES" --resume ${INIT[@]+"${INIT[@]}"} "${COMMON[@]}" \
     --set checkpoint_every=250 --set sample_every=250 --set log_every=50 --set progress=false ${EXTRA_SETS:-}
 
