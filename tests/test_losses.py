@@ -77,6 +77,10 @@ def test_paired_term_weighs_lips_eye_shadow_and_the_untouched_pixels_and_squares
     assert squared(step).item() == pytest.approx(0.25 * 2.5)
     # the 6 pixels outside every mask (rows 2 and 3 less the eye shadow) weigh 1 + 2: (10 + 18) / 16 = 1.75
     assert PairedTerm(1.0, outside_weight=2.0)(step).item() == pytest.approx(0.5 * 1.75)
+    # the 4 lip pixels alone weigh 1 + 6: (12 + 28) / 16 = 2.5; on top of the region weight (1 + 4 + 6 on the lips,
+    # 1 + 4 on the eye shadow): (44 + 10 + 10) / 16 = 4
+    assert PairedTerm(1.0, lips_weight=6.0)(step).item() == pytest.approx(0.5 * 2.5)
+    assert PairedTerm(1.0, region_weight=4.0, lips_weight=6.0)(step).item() == pytest.approx(0.5 * 4.0)
     with pytest.raises(ValueError, match="paired distance"):
         PairedTerm(1.0, distance="huber")
 

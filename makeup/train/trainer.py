@@ -103,7 +103,7 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         PairedTerm(config.paired_weight, config.paired_region_weight, config.paired_distance,
                    config.paired_outside_weight),
         PairedTerm(config.pseudo_target_weight, config.paired_region_weight, config.pseudo_target_distance,
-                   config.paired_outside_weight, samples="real"),
+                   config.paired_outside_weight, samples="real", lips_weight=config.pseudo_target_lips_weight),
         PreservationTerm(config.preservation_weight),
         HistogramTerm(1.0, config.histogram_weights, on_synthetic=config.histogram_on_synthetic,
                       gated=config.histogram_gate),
