@@ -129,7 +129,7 @@ class PairedTerm(LossTerm):
     channels 0, 2 and 3): they are a few percent of the crop but carry most of the makeup, so at weight 0 a
     generator near the identity gets little signal about the makeup itself. `outside_weight` adds weight to the
     pixels outside every makeup mask (hair, background, eyes, brows), which must stay exactly as they were.
-    `lips_weight` adds weight to the lip pixels alone: they are 1.5% of a crop and carry under 4% of the weight
+    `lips_weight` adds weight to the lip pixels alone (channel 0): they are 1.5% of a crop and carry under 4% of the weight
     even with `region_weight` 10 and `outside_weight` 5, so a generator can leave a real reference's lipstick
     half carried at little cost.
     """
@@ -158,9 +158,10 @@ class PairedTerm(LossTerm):
         if self.region_weight or self.outside_weight or self.lips_weight:
             masks = batch["source_masks"].float()
             regions = masks[:, [0, 2, 3]].amax(dim=1, keepdim=True)
+            lips = masks[:, :1]  # HISTOGRAM_REGIONS channel 0
             outside = 1.0 - masks.amax(dim=1, keepdim=True)
             pixel_weights = (1.0 + self.region_weight * regions + self.outside_weight * outside
-                             + self.lips_weight * masks[:, :1])
+                             + self.lips_weight * lips)
         wanted = step.is_real if self.samples == "real" else 1.0 - step.is_real
         has_target = batch["has_target"].float() * wanted
         return self.DISTANCES[self.distance](step.transferred, batch["target"], has_target, pixel_weights)
