@@ -129,9 +129,9 @@ class PairedTerm(LossTerm):
     channels 0, 2 and 3): they are a few percent of the crop but carry most of the makeup, so at weight 0 a
     generator near the identity gets little signal about the makeup itself. `outside_weight` adds weight to the
     pixels outside every makeup mask (hair, background, eyes, brows), which must stay exactly as they were.
-    `lips_weight` adds weight to the lip pixels alone (channel 0): they are 1.5% of a crop and carry under 4% of the weight
-    even with `region_weight` 10 and `outside_weight` 5, so a generator can leave a real reference's lipstick
-    half carried at little cost.
+    `lips_weight` adds weight to the lip pixels alone (channel 0): they are 1.5% of a crop and carry under 4% of
+    the weight even with `region_weight` 10 and `outside_weight` 5, so a generator can leave a real reference's
+    lipstick half carried at little cost.
     """
 
     DISTANCES = {"l1": paired_l1_loss, "l2": paired_l2_loss}
