@@ -8,8 +8,8 @@
 # .carry/vgg.safetensors. INIT_FROM=weights/beautygan.safetensors starts a new run from shipped weights (the
 # generator; the discriminators start afresh), as configs/teacher-gpu-real.toml does.
 # Full checkpoints (weights, optimisers, RNG states) stay in runs/gpu, so calling the script again on the same
-# (still warm) machine continues the run exactly. On a fresh machine, a weights-only checkpoint carried in
-# .carry/init starts a new run from those weights (make it from a previous call's output:
+# (still warm) machine continues the run exactly. On a fresh machine without INIT_FROM, a weights-only checkpoint
+# carried in .carry/init starts a new run from those weights (make it from a previous call's output:
 #   cat run.tar.part-* | tar -xf - -C runs/gpu-weights
 #   python -m makeup.train.pack runs/gpu-weights .carry/init --dtype bf16     # 30 MB, fits the carry limit).
 # The first call measures training speed and picks the batch size with the most images per second.
@@ -36,13 +36,14 @@ INIT=()
 SAVED_CONFIG=""
 if [ -f "$RUN/config.json" ]; then
     SAVED_CONFIG="$RUN/config.json"
+elif [ -n "${INIT_FROM:-}" ]; then
+    # an explicit INIT_FROM wins over whatever .carry/init holds
+    INIT=(--init-from "$INIT_FROM")
+    echo "== starting from $INIT_FROM"
 elif [ -f .carry/init/checkpoints/latest.json ]; then
     INIT=(--init-from .carry/init)
     SAVED_CONFIG=$(ls .carry/init/checkpoints/step_*/config.json | tail -n 1)
     echo "== starting from the weights in .carry/init"
-elif [ -n "${INIT_FROM:-}" ]; then
-    INIT=(--init-from "$INIT_FROM")
-    echo "== starting from $INIT_FROM"
 fi
 if [ -n "${BATCH:-}" ]; then
     # batch size given (speed already measured): spend the whole call training
