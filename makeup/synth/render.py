@@ -7,6 +7,8 @@ face (the distance between the eyes), and the eyes and the inside of the mouth a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -157,10 +159,37 @@ def _blush(lab: np.ndarray, masks: dict[str, np.ndarray], geometry: FaceGeometry
 
 
 def _eye(lab: np.ndarray, masks: dict[str, np.ndarray], side: str, style: MakeupStyle, unit: float) -> None:
+    layers = eye_layers(masks, side, style, unit)
+    if layers is None:
+        return  # a closed or hidden eye: nothing to frame
+    patch = lab[layers.box]
+    skin = masks["skin"][layers.box]
+    if style.shadow_opacity > 0:
+        colour = (1.0 - layers.mix[..., None]) * _lab(style.shadow_colours[0]) + layers.mix[..., None] * _lab(
+            style.shadow_colours[1])
+        _paint(patch, style.shadow_opacity * layers.shadow, colour, texture=0.7, region=skin, lightness_weight=0.85)
+    if style.liner_opacity > 0:
+        _paint(patch, style.liner_opacity * layers.liner, _lab(style.liner_colour), texture=0.2, region=skin)
+
+
+@dataclass(frozen=True)
+class EyeLayers:
+    """Where one eye's shadow and liner go, at full opacity, inside `box` of the crop: the shadow's weight, how
+    far its second colour takes over (`mix`, 0 to 1) and the liner's weight (zeros where the style has none)."""
+
+    box: tuple[slice, slice]
+    shadow: np.ndarray
+    mix: np.ndarray
+    liner: np.ndarray
+
+
+def eye_layers(masks: dict[str, np.ndarray], side: str, style: MakeupStyle, unit: float) -> EyeLayers | None:
+    """The shadow and liner weights `style` paints around one eye (`side` "left" or "right"), or None for a
+    closed or hidden eye. Opacities are left out: a weight of 1 paints the product's colour all the way."""
     eye = masks[f"eye_{side}"]
     ys, xs = np.nonzero(eye > 0.5)
     if len(xs) < 4:
-        return  # a closed or hidden eye: nothing to frame
+        return None
     height, width = eye.shape
     outward = -1.0 if side == "left" else 1.0
     x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
@@ -186,7 +215,7 @@ def _eye(lab: np.ndarray, masks: dict[str, np.ndarray], side: str, style: Makeup
     eye_open = 1.0 - eye_box.astype(np.float32)
     face = masks["face"][box]
     brow_keep = 1.0 - _blur(brow[box], 0.03 * unit)
-    patch = lab[box]
+    shadow = mix = liner = np.zeros(eye_box.shape, np.float32)
 
     if style.shadow_opacity > 0:
         # The lid: up to `extent` of the way to the brow, reaching further at the outer corner.
@@ -200,11 +229,8 @@ def _eye(lab: np.ndarray, masks: dict[str, np.ndarray], side: str, style: Makeup
         span = np.clip(1.0 - past_inner / (0.2 * eye_width), 0, 1)
         past_outer = np.maximum((grid_x - centre_x) * outward - 0.75 * eye_width, 0)
         span *= np.clip(1.0 - past_outer / (0.35 * eye_width), 0, 1)
-        weight = _blur(np.maximum(lid, lower) * span, 0.04 * unit) * brow_keep * face * eye_open
-        mix = np.clip(style.shadow_gradient * (0.8 * distance / reach + 0.6 * outerness), 0.0, 1.0)[..., None]
-        colour = (1.0 - mix) * _lab(style.shadow_colours[0]) + mix * _lab(style.shadow_colours[1])
-        _paint(patch, style.shadow_opacity * weight, colour, texture=0.7, region=masks["skin"][box],
-               lightness_weight=0.85)
+        shadow = _blur(np.maximum(lid, lower) * span, 0.04 * unit) * brow_keep * face * eye_open
+        mix = np.clip(style.shadow_gradient * (0.8 * distance / reach + 0.6 * outerness), 0.0, 1.0)
 
     if style.liner_opacity > 0:
         thickness = (0.012 + 0.035 * style.liner_thickness) * unit * (0.6 + 0.6 * outerness)
@@ -213,8 +239,8 @@ def _eye(lab: np.ndarray, masks: dict[str, np.ndarray], side: str, style: Makeup
         # The line starts a little in from the inner corner, as drawn liner does.
         past_inner = np.maximum(-(grid_x - centre_x) * outward - 0.3 * eye_width, 0)
         line *= np.clip(1.0 - past_inner / (0.2 * eye_width), 0, 1)
-        weight = _blur(line, 0.008 * unit) * eye_open * face
-        _paint(patch, style.liner_opacity * weight, _lab(style.liner_colour), texture=0.2, region=masks["skin"][box])
+        liner = _blur(line, 0.008 * unit) * eye_open * face
+    return EyeLayers(box, shadow.astype(np.float32), mix.astype(np.float32), liner.astype(np.float32))
 
 
 def _wing(eye_box: np.ndarray, outward: float, style: MakeupStyle, thickness: np.ndarray,
