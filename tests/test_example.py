@@ -132,9 +132,9 @@ def test_lids_move_only_as_far_as_the_reference_wears_eye_makeup(faces):
 
 
 def _fit(image, masks):
-    from makeup.synth.eye_fit import fit_eye_makeup
-    from makeup.synth.example import _NATURAL_EYE_OFFSET, _base_layer, _local_skin_tone
     from makeup.regions import face_geometry
+    from makeup.synth.example import _NATURAL_EYE_OFFSET, _base_layer, _local_skin_tone
+    from makeup.synth.eye_fit import fit_eye_makeup
 
     unit = max(face_geometry(masks).eye_distance, 8.0)
     skin = _local_skin_tone(_base_layer(_lab(image), unit, ExampleTransferConfig()), masks, unit)
@@ -144,21 +144,21 @@ def _fit(image, masks):
 def test_the_eye_fit_recovers_a_rendered_eye_look_and_finds_little_on_bare_lids(faces):
     from makeup.evaluate.metrics import region_ciede2000
 
-    (bare, _, masks), (other, _, other_masks) = faces
+    (astronaut, _, masks), (grace, _, grace_masks) = faces
     defaults = ExampleTransferConfig()
-    for face, face_masks in ((bare, masks), (other, other_masks)):
+    for face, face_masks in ((astronaut, masks), (grace, grace_masks)):
         assert _fit(face, face_masks).gain < defaults.fit_gain_low  # bare lids: nothing would be painted
     lids = lid_mask(masks).astype(np.float32)
     for name in ("smoky-eye", "pink-glam"):
         look = replace(preset(name), lip_opacity=0.0, lip_gloss=0.0, blush_opacity=0.0, foundation_opacity=0.0,
                        foundation_smoothing=0.0)
-        worn = render(bare, masks, look)
+        worn = render(astronaut, masks, look)
         fitted = _fit(worn, masks)
         assert fitted.gain > defaults.fit_gain_high, name  # sure enough to be painted all the way
         # the fit painted on the same bare face comes much closer to the look than the bare lids are (not all the
         # way: the fit's grid has no lower-lid smudge and a single gradient, and bare lids are an estimate)
-        repainted = render(bare, masks, fitted.style)
-        assert region_ciede2000(repainted, worn, lids) < 0.5 * region_ciede2000(bare, worn, lids), name
+        repainted = render(astronaut, masks, fitted.style)
+        assert region_ciede2000(repainted, worn, lids) < 0.5 * region_ciede2000(astronaut, worn, lids), name
 
 
 def test_the_reference_makeup_gate_sees_lipstick_and_eye_shadow_where_they_are(faces):

@@ -37,7 +37,7 @@ from makeup.models.registry import ModelCard, register_model
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import face_geometry, masks_from_landmarks
 from makeup.synth.correspondence import Correspondence
-from makeup.synth.eye_fit import fit_eye_makeup
+from makeup.synth.eye_fit import fit_eye_makeup, lid_mask
 from makeup.synth.render import _blur, render
 
 
@@ -293,13 +293,6 @@ def _eye_makeup(reference_lab: np.ndarray, reference_masks: dict[str, np.ndarray
     excess = reference_lab[boxes].mean(axis=0) - reference_skin - _NATURAL_EYE_OFFSET
     excess[0] = 0.5 * min(excess[0], 0.0)
     return _ramp(float(np.linalg.norm(excess)), _EYE_MAKEUP_RAMP)
-
-
-def lid_mask(masks: dict[str, np.ndarray]) -> np.ndarray:
-    """Both eye-shadow boxes without the eyes and brows, as a bool mask: where eye makeup shows on skin."""
-    eyes = np.maximum(masks["eye_left"], masks["eye_right"]) > 0.5
-    brows = np.maximum(masks["brow_left"], masks["brow_right"]) > 0.5
-    return (np.maximum(masks["eyeshadow_left"], masks["eyeshadow_right"]) > 0.5) & ~eyes & ~brows
 
 
 def _ramp(distance: float, ramp: tuple[float, float]) -> float:

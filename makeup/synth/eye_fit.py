@@ -47,8 +47,6 @@ def fit_eye_makeup(image: np.ndarray, masks: dict[str, np.ndarray], natural_offs
     `skin_tone` is the Lab of the bare skin around each pixel (HxWx3), `natural_offset` the Lab offset of bare lids
     from it. None where an eye is closed or hidden, or the lids are too small to fit.
     """
-    from makeup.synth.example import lid_mask  # example imports this module
-
     lab = _lab(image)
     unit = max(face_geometry(masks).eye_distance, 8.0)
     lids = lid_mask(masks)
@@ -89,6 +87,13 @@ def fit_eye_makeup(image: np.ndarray, masks: dict[str, np.ndarray], natural_offs
     nothing = float((((observed - bare) ** 2) * channel_weights).sum())
     assert best is not None
     return EyeFit(style=best[1], gain=float(np.clip(1.0 - best[0] / max(nothing, 1e-6), 0.0, 1.0)))
+
+
+def lid_mask(masks: dict[str, np.ndarray]) -> np.ndarray:
+    """Both eye-shadow boxes without the eyes and brows, as a bool mask: where eye makeup shows on skin."""
+    eyes = np.maximum(masks["eye_left"], masks["eye_right"]) > 0.5
+    brows = np.maximum(masks["brow_left"], masks["brow_right"]) > 0.5
+    return (np.maximum(masks["eyeshadow_left"], masks["eyeshadow_right"]) > 0.5) & ~eyes & ~brows
 
 
 def _shadow_colours(alpha: np.ndarray, mix: np.ndarray, observed: np.ndarray, bare: np.ndarray,
