@@ -20,7 +20,7 @@ its shading and so its identity, everywhere; where makeup sits it takes:
 Every zone is feathered; the source's eyes, brows, mouth opening, hair and background are returned unchanged.
 
 The same function is the pseudo ground truth of real (bare source, makeup reference) training pairs: it is
-deterministic and takes about 75 ms per 128 px pair and 240 ms per 256 px pair on one CPU core (median of 40
+deterministic and takes about 70 ms per 128 px pair and 230 ms per 256 px pair on one CPU core (median of 40
 training pairs; two thirds of it the eye fit), so the data workers compute it on the fly.
 """
 

@@ -55,20 +55,20 @@ def fit_eye_makeup(image: np.ndarray, masks: dict[str, np.ndarray], natural_offs
     liner = _lab(np.array([[_LINER_COLOUR]], np.uint8))[0, 0]
     best: tuple[float, MakeupStyle] | None = None
     for extent in EXTENTS:
+        # The liner's layer does not depend on the extent, nor the shadow's on the liner: one call per extent.
+        shape = MakeupStyle(shadow_opacity=1.0, shadow_extent=extent, shadow_gradient=GRADIENT, liner_opacity=1.0)
+        sides = [eye_layers(masks, side, shape, unit) for side in ("left", "right")]
+        if any(layers is None for layers in sides):
+            return None
+        inside = [lids[layers.box] for layers in sides]
+        shadow, mix, full_line = (np.concatenate([getattr(layers, name)[keep] for layers, keep in zip(sides, inside)])
+                                  for name in ("shadow", "mix", "liner"))
+        observed = np.concatenate([lab[layers.box][keep] for layers, keep in zip(sides, inside)])
+        bare = np.concatenate([bare_lids[layers.box][keep] for layers, keep in zip(sides, inside)])
+        if len(shadow) < 16:
+            return None
         for liner_opacity in LINER_OPACITIES:
-            shape = MakeupStyle(shadow_opacity=1.0, shadow_extent=extent, shadow_gradient=GRADIENT,
-                                liner_opacity=1.0 if liner_opacity else 0.0)
-            sides = [eye_layers(masks, side, shape, unit) for side in ("left", "right")]
-            if any(layers is None for layers in sides):
-                return None
-            inside = [lids[layers.box] for layers in sides]
-            shadow, mix, line = (np.concatenate([getattr(layers, name)[keep] for layers, keep in zip(sides, inside)])
-                                 for name in ("shadow", "mix", "liner"))
-            observed = np.concatenate([lab[layers.box][keep] for layers, keep in zip(sides, inside)])
-            bare = np.concatenate([bare_lids[layers.box][keep] for layers, keep in zip(sides, inside)])
-            if len(shadow) < 16:
-                return None
-            line = line * liner_opacity
+            line = full_line * liner_opacity
             # The liner goes on last: take it off (where it does not cover the lid) to see the shadow under it.
             under_liner = (observed - line[:, None] * liner) / np.maximum(1.0 - line, 0.2)[:, None]
             fit_here = line < 0.8
