@@ -225,8 +225,10 @@ def test_the_run_leaves_a_log_samples_checkpoints_and_config(short_run, tmp_path
     assert image.stat().st_size > 10_000
 
 
-def test_without_an_adversarial_term_the_discriminators_are_left_alone(tmp_path):
-    config = tiny_config(tmp_path / "run", steps=3, adversarial_weight=0.0, paired_distance="l2", checkpoint_every=3)
+def test_without_an_adversarial_term_the_discriminators_are_left_alone(tmp_path, capsys):
+    # with the progress bar on, as on a GPU: it shows the generator's loss and no discriminator's
+    config = tiny_config(tmp_path / "run", steps=3, adversarial_weight=0.0, paired_distance="l2", checkpoint_every=3,
+                         progress=True)
     torch.manual_seed(config.seed)
     create_model(config.generator, **config.generator_options)  # the trainer seeds, then builds G, then both Ds
     untouched = create_model(config.discriminator, **config.discriminator_options).state_dict()
@@ -236,6 +238,8 @@ def test_without_an_adversarial_term_the_discriminators_are_left_alone(tmp_path)
         assert torch.equal(tensors[f"disc_makeup.{key}"], value), key
     records = read_log(tmp_path / "run" / LOG_FILE)
     assert all("loss/paired_l2" in record and "loss/disc_makeup" not in record for record in records)
+    bar = capsys.readouterr().err
+    assert "G=" in bar and "D=" not in bar
 
 
 def test_init_seed_changes_the_weights_and_order_but_not_the_split(tmp_path):

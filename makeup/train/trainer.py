@@ -488,10 +488,10 @@ def _train(
                 log.write({"step": step, **values, "lr_factor": factor, "steps_per_s": round(steps_per_second, 4),
                            "images_per_s": round(images_per_second, 4)})
                 if progress is not None:
-                    loss_d_total = values["loss/disc_makeup"] + values["loss/disc_plain"]
-                    progress.set_postfix(
-                        G=f"{values['loss/generator']:.3f}", D=f"{loss_d_total:.3f}", it_s=f"{steps_per_second:.2f}"
-                    )
+                    shown = {"G": f"{values['loss/generator']:.3f}"}
+                    if "loss/disc_makeup" in values:  # no discriminators without an adversarial term
+                        shown["D"] = f"{values['loss/disc_makeup'] + values['loss/disc_plain']:.3f}"
+                    progress.set_postfix(**shown, it_s=f"{steps_per_second:.2f}")
         if context.is_main and config.sample_every and (step % config.sample_every == 0 or step == 1):
             truth = batch["target"] if bool(batch["has_target"].any()) else None
             grid = sample_grid([batch["source"], batch["reference"], transferred, truth])
