@@ -113,6 +113,25 @@ def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
     assert region_ciede2000(moved, source, lips) > 8.0
 
 
+def test_a_darker_reference_darkens_the_lips_less_than_its_own(faces):
+    # Lipstick lets the wearer's lightness through: the same lipstick on a darker-skinned reference looks darker,
+    # but the source's skin did not change, so its lips darken only part of the way.
+    (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
+    red = render(bare, reference_masks, preset("classic-red"))
+    darker = np.clip(red.astype(int) * 0.8, 0, 255).astype(np.uint8)
+    own_lips, lips = reference_masks["lips"] > 0.5, source_masks["lips"] > 0.5
+    reference_change = _lab(darker)[own_lips][:, 0].mean() - _lab(red)[own_lips][:, 0].mean()
+    changes = {}
+    for share in (0.0, 0.3):
+        config = ExampleTransferConfig(lip_complexion=share)
+        outputs = [example_transfer(source, reference, source_masks, reference_masks, source_points,
+                                    reference_points, config) for reference in (red, darker)]
+        changes[share] = _lab(outputs[1])[lips][:, 0].mean() - _lab(outputs[0])[lips][:, 0].mean()
+    assert reference_change < -5.0
+    assert 0.75 * reference_change > changes[0.0] > 1.1 * reference_change  # copied (feathered edges aside)
+    assert 0.4 * changes[0.0] > changes[0.3] > 0.9 * changes[0.0]  # a darker wearer, not a darker lipstick
+
+
 def test_lids_move_only_as_far_as_the_reference_wears_eye_makeup(faces):
     from makeup.evaluate.metrics import region_ciede2000
 
