@@ -289,6 +289,39 @@ def test_pseudo_targets_are_the_example_transfer_and_deterministic_per_pair_and_
     assert agree.float().mean() > 0.5
 
 
+def test_recoloured_lips_change_the_lips_alone_and_the_pseudo_target_follows(faces, real_pair_cache):
+    from makeup.data import FaceAugment, FaceCache, RealPairs
+    from makeup.data.augment import recolour_lips
+    from makeup.evaluate.metrics import region_ciede2000
+    from makeup.models.tensors import tensor_to_image
+
+    (_, _, _), (face, _, masks) = faces
+    shades = [recolour_lips(face, masks, np.random.default_rng(seed)) for seed in (0, 0, 1)]
+    assert np.array_equal(shades[0], shades[1])  # deterministic in the generator
+    lips = masks["lips"]
+    assert region_ciede2000(shades[0], face, lips) > 3.0 and region_ciede2000(shades[2], shades[0], lips) > 3.0
+    near = cv2.dilate((lips > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    away = ~near | (masks["mouth"] > 0.5)  # the rest of the face and the teeth are untouched
+    assert all(np.array_equal(shade[away], face[away]) for shade in shades)
+
+    cache = FaceCache(real_pair_cache)
+    options = dict(length=6, fractions=(1.0, 0.0, 0.0), augment=FaceAugment.none(), pseudo_targets=True)
+    plain, recoloured = RealPairs(cache, "train", **options), RealPairs(cache, "train", lip_recolour=1.0, **options)
+    for key in ((0, 0), (0, 1), (1, 2)):
+        before, after = plain[key], recoloured[key]
+        images = {name: [tensor_to_image(item[name]) for item in (before, after)] for name in ("source", "reference",
+                                                                                                   "target")}
+        a = next(i for i in plain.sources if np.array_equal(cache.image(i), images["source"][0]))
+        b = next(i for i in plain.references if np.array_equal(cache.image(i), images["reference"][0]))
+        assert np.array_equal(images["source"][1], images["source"][0])  # the same pair, drawn alike
+        assert region_ciede2000(images["reference"][1], images["reference"][0], cache.masks(b)["lips"]) > 1.0
+        expected = example_transfer(cache.image(a), images["reference"][1], cache.masks(a), cache.masks(b),
+                                    cache.landmarks(a), cache.landmarks(b))
+        assert np.abs(images["target"][1].astype(int) - expected).max() <= 1  # computed from the new shade
+        assert np.allclose(after["reference_makeup"].numpy(), reference_makeup(images["reference"][1],
+                                                                               cache.masks(b)))
+
+
 def test_a_few_training_steps_on_real_pairs_lower_the_pseudo_target_loss(real_pair_cache, tmp_path):
     import torch
 

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 Key = int | tuple[int, int]
 
-from makeup.data.augment import FaceAugment
+from makeup.data.augment import FaceAugment, recolour_lips
 from makeup.data.triplets import (
     BARE_KINDS,
     DEFAULT_FRACTIONS,
@@ -128,15 +128,18 @@ class RealPairs(_PairDataset):
     Without `pseudo_targets` they are unpaired (no ground truth): the histogram (makeup) loss uses their masks.
     With it, each pair's target is the example-based transfer of the reference's makeup onto the source
     (`makeup.synth.example`), computed on the cached crops before augmentation, so it depends only on the pair;
-    the source and its target are then jittered together, the reference only flipped.
+    the source and its target are then jittered together, the reference only flipped. With `lip_recolour` > 0,
+    that share of the pairs first gives the reference's lips another shade (`recolour_lips`), and the target
+    follows it.
     """
 
     _stream = 12
 
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
                  augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                 pseudo_targets: bool = False):
+                 pseudo_targets: bool = False, lip_recolour: float = 0.0):
         super().__init__(faces, split, seed, length, augment, fractions)
+        self.lip_recolour = lip_recolour
         self.references = split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions)
         if not self.references:
             raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
@@ -150,11 +153,14 @@ class RealPairs(_PairDataset):
                                                                 self.faces.masks(reference))
         return self._makeup_strength[reference]
 
-    def pseudo_target(self, source: int, reference: int) -> np.ndarray:
-        """Face `source` wearing the makeup of face `reference`, by the example-based transfer (deterministic)."""
+    def pseudo_target(self, source: int, reference: int, reference_image: np.ndarray | None = None) -> np.ndarray:
+        """Face `source` wearing the makeup of face `reference` (or of `reference_image`, that face's crop
+        recoloured), by the example-based transfer (deterministic)."""
         landmarks = getattr(self.faces, "landmarks", None)  # an MT-format folder has none: similarity alignment
+        if reference_image is None:
+            reference_image = self.faces.image(reference)
         return example_transfer(
-            self.faces.image(source), self.faces.image(reference), self.faces.masks(source),
+            self.faces.image(source), reference_image, self.faces.masks(source),
             self.faces.masks(reference),
             landmarks(source) if landmarks else None, landmarks(reference) if landmarks else None,
         )
@@ -163,15 +169,20 @@ class RealPairs(_PairDataset):
         rng = self._rng(key)
         a = self.sources[int(rng.integers(len(self.sources)))]
         b = self.references[int(rng.integers(len(self.references)))]
+        reference_image, strength = self.faces.image(b), None
+        if self.lip_recolour > 0 and rng.random() < self.lip_recolour:
+            reference_image = recolour_lips(reference_image, self.faces.masks(b), rng)
+            strength = reference_makeup(reference_image, self.faces.masks(b))
         target = None
         if self.pseudo_targets:
-            target = self.pseudo_target(a, b)
+            target = self.pseudo_target(a, b, reference_image)
             source, target, source_masks = self.augment.source_and_target(
                 self.faces.image(a), target, self.faces.masks(a), rng)
         else:
             source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
-        reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
-        return self._item(source, source_masks, reference, reference_masks, target, "real", self.makeup_strength(b))
+        reference, reference_masks = self.augment.reference(reference_image, self.faces.masks(b), rng)
+        strength = self.makeup_strength(b) if strength is None else strength
+        return self._item(source, source_masks, reference, reference_masks, target, "real", strength)
 
 
 def worker_init(worker_id: int) -> None:
@@ -217,9 +228,10 @@ class MixedPairs(Dataset):
 def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_fraction: float = 0.25,
                    length: int | None = None, augment: FaceAugment | None = None,
                    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                   look_weights: Mapping[str, float] | None = None, pseudo_targets: bool = False) -> Dataset:
+                   look_weights: Mapping[str, float] | None = None, pseudo_targets: bool = False,
+                   lip_recolour: float = 0.0) -> Dataset:
     """The usual training mix over a cache: synthetic triplets plus `real_fraction` real pairs (with
-    example-based pseudo targets when `pseudo_targets`).
+    example-based pseudo targets when `pseudo_targets`, and `lip_recolour` of them with recoloured lips).
 
     Falls back on synthetic triplets alone when the split holds no real makeup faces. `look_weights` sets the
     mix of synthetic looks (see `style_bank`).
@@ -229,5 +241,5 @@ def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_
     if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
         return synthetic
     real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
-                     pseudo_targets=pseudo_targets)
+                     pseudo_targets=pseudo_targets, lip_recolour=lip_recolour)
     return MixedPairs(synthetic, real, real_fraction, length)

@@ -80,6 +80,9 @@ class TrainConfig:
     pseudo_target_weight: float = 0.0
     pseudo_target_distance: str = "l2"  # "l1" or "l2"
     pseudo_target_lips_weight: float = 0.0  # extra weight on the lip pixels of the pseudo targets alone
+    # share of real pairs whose reference's lips get another shade first (makeup.data.augment.recolour_lips): lip
+    # colours the few real references lack, with pseudo targets that follow (not in BeautyGAN)
+    real_lip_recolour: float = 0.0
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram

@@ -133,6 +133,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
         augment=None if config.augment else FaceAugment.none(),
         look_weights=config.synthetic_look_weights,
         pseudo_targets=config.pseudo_target_weight > 0,
+        lip_recolour=config.real_lip_recolour,
     )
 
 
