@@ -295,7 +295,7 @@ def test_recoloured_lips_change_the_lips_alone_and_the_pseudo_target_follows(fac
     from makeup.evaluate.metrics import region_ciede2000
     from makeup.models.tensors import tensor_to_image
 
-    (_, _, _), (face, _, masks) = faces
+    face, _, masks = faces[1]
     shades = [recolour_lips(face, masks, np.random.default_rng(seed)) for seed in (0, 0, 1)]
     assert np.array_equal(shades[0], shades[1])  # deterministic in the generator
     lips = masks["lips"]
