@@ -322,6 +322,35 @@ def test_recoloured_lips_change_the_lips_alone_and_the_pseudo_target_follows(fac
                                                                                cache.masks(b)))
 
 
+def test_a_transplanted_reference_is_another_bare_face_wearing_the_makeup_and_the_target_follows(real_pair_cache):
+    from makeup.data import FaceAugment, FaceCache, RealPairs
+    from makeup.evaluate.metrics import region_ciede2000
+    from makeup.models.tensors import tensor_to_image
+
+    cache = FaceCache(real_pair_cache)
+    options = dict(length=6, fractions=(1.0, 0.0, 0.0), augment=FaceAugment.none(), pseudo_targets=True)
+    plain = RealPairs(cache, "train", **options)
+    transplanted = RealPairs(cache, "train", makeup_transplant=1.0, **options)
+    for key in ((0, 0), (0, 1), (1, 2)):
+        before, after = plain[key], transplanted[key]
+        source, reference, target = (tensor_to_image(after[name]) for name in ("source", "reference", "target"))
+        assert np.array_equal(source, tensor_to_image(before["source"]))  # the same pair, drawn alike
+        a = next(i for i in plain.sources if np.array_equal(cache.image(i), source))
+        b = next(i for i in plain.references if np.array_equal(cache.image(i), tensor_to_image(before["reference"])))
+        worn = {c: example_transfer(cache.image(c), cache.image(b), cache.masks(c), cache.masks(b),
+                                    cache.landmarks(c), cache.landmarks(b)) for c in plain.sources if c != a}
+        carrier = next(c for c, image in worn.items() if np.abs(image.astype(int) - reference).max() <= 1)
+        # the bare carrier now wears the reference's makeup (classic red lips or smoky eyes)
+        regions = cache.masks(carrier)
+        makeup = np.maximum.reduce([regions[name] for name in ("lips", "eyeshadow_left", "eyeshadow_right")])
+        assert region_ciede2000(reference, cache.image(carrier), makeup) > 2.0
+        expected = example_transfer(cache.image(a), reference, cache.masks(a), cache.masks(carrier),
+                                    cache.landmarks(a), cache.landmarks(carrier))
+        assert np.abs(target.astype(int) - expected).max() <= 1  # the target follows the new reference
+        assert np.allclose(after["reference_makeup"].numpy(), reference_makeup(reference, cache.masks(carrier)))
+        assert not np.array_equal(reference, tensor_to_image(before["reference"]))
+
+
 def test_a_few_training_steps_on_real_pairs_lower_the_pseudo_target_loss(real_pair_cache, tmp_path):
     import torch
 

@@ -130,16 +130,19 @@ class RealPairs(_PairDataset):
     (`makeup.synth.example`), computed on the cached crops before augmentation, so it depends only on the pair;
     the source and its target are then jittered together, the reference only flipped. With `lip_recolour` > 0,
     that share of the pairs first gives the reference's lips another shade (`recolour_lips`), and the target
-    follows it.
+    follows it. With `makeup_transplant` > 0, that share of the pairs first carries the reference's makeup onto
+    another bare face of the split (by the same transfer), which then serves as the reference: the few real looks
+    on many faces, so that the network reads the makeup rather than recognising the face that wears it.
     """
 
     _stream = 12
 
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
                  augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                 pseudo_targets: bool = False, lip_recolour: float = 0.0):
+                 pseudo_targets: bool = False, lip_recolour: float = 0.0, makeup_transplant: float = 0.0):
         super().__init__(faces, split, seed, length, augment, fractions)
         self.lip_recolour = lip_recolour
+        self.makeup_transplant = makeup_transplant
         self.references = split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions)
         if not self.references:
             raise ValueError(f"the {split!r} split has no real makeup faces to use as references")
@@ -155,7 +158,7 @@ class RealPairs(_PairDataset):
 
     def pseudo_target(self, source: int, reference: int, reference_image: np.ndarray | None = None) -> np.ndarray:
         """Face `source` wearing the makeup of face `reference` (or of `reference_image`, that face's crop
-        recoloured), by the example-based transfer (deterministic)."""
+        recoloured or wearing another face's makeup), by the example-based transfer (deterministic)."""
         landmarks = getattr(self.faces, "landmarks", None)  # an MT-format folder has none: similarity alignment
         if reference_image is None:
             reference_image = self.faces.image(reference)
@@ -173,6 +176,13 @@ class RealPairs(_PairDataset):
         if self.lip_recolour > 0 and rng.random() < self.lip_recolour:
             reference_image = recolour_lips(reference_image, self.faces.masks(b), rng)
             strength = reference_makeup(reference_image, self.faces.masks(b))
+        if self.makeup_transplant > 0 and rng.random() < self.makeup_transplant:
+            carriers = [face for face in self.sources if face != a]
+            if carriers:  # from here on the reference is face `carrier` (its masks and landmarks)
+                carrier = carriers[int(rng.integers(len(carriers)))]
+                reference_image = self.pseudo_target(carrier, b, reference_image)
+                b = carrier
+                strength = reference_makeup(reference_image, self.faces.masks(b))
         target = None
         if self.pseudo_targets:
             target = self.pseudo_target(a, b, reference_image)
@@ -229,9 +239,10 @@ def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_
                    length: int | None = None, augment: FaceAugment | None = None,
                    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
                    look_weights: Mapping[str, float] | None = None, pseudo_targets: bool = False,
-                   lip_recolour: float = 0.0) -> Dataset:
+                   lip_recolour: float = 0.0, makeup_transplant: float = 0.0) -> Dataset:
     """The usual training mix over a cache: synthetic triplets plus `real_fraction` real pairs (with
-    example-based pseudo targets when `pseudo_targets`, and `lip_recolour` of them with recoloured lips).
+    example-based pseudo targets when `pseudo_targets`, `lip_recolour` of them with recoloured lips and
+    `makeup_transplant` of them with the reference's makeup worn by another face; see `RealPairs`).
 
     Falls back on synthetic triplets alone when the split holds no real makeup faces. `look_weights` sets the
     mix of synthetic looks (see `style_bank`).
@@ -241,5 +252,5 @@ def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_
     if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
         return synthetic
     real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
-                     pseudo_targets=pseudo_targets, lip_recolour=lip_recolour)
+                     pseudo_targets=pseudo_targets, lip_recolour=lip_recolour, makeup_transplant=makeup_transplant)
     return MixedPairs(synthetic, real, real_fraction, length)

@@ -83,6 +83,9 @@ class TrainConfig:
     # share of real pairs whose reference's lips get another shade first (makeup.data.augment.recolour_lips): lip
     # colours the few real references lack, with pseudo targets that follow (not in BeautyGAN)
     real_lip_recolour: float = 0.0
+    # share of real pairs whose reference is another bare training face wearing the real reference's makeup (the
+    # example-based transfer): the few real looks on many faces, so that they are not learnt per face
+    real_makeup_transplant: float = 0.0
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram

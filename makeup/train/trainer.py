@@ -134,6 +134,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
         look_weights=config.synthetic_look_weights,
         pseudo_targets=config.pseudo_target_weight > 0,
         lip_recolour=config.real_lip_recolour,
+        makeup_transplant=config.real_makeup_transplant,
     )
 
 
