@@ -172,17 +172,15 @@ class RealPairs(_PairDataset):
         rng = self._rng(key)
         a = self.sources[int(rng.integers(len(self.sources)))]
         b = self.references[int(rng.integers(len(self.references)))]
-        reference_image, strength = self.faces.image(b), None
+        reference_image, edited = self.faces.image(b), False
         if self.lip_recolour > 0 and rng.random() < self.lip_recolour:
-            reference_image = recolour_lips(reference_image, self.faces.masks(b), rng)
-            strength = reference_makeup(reference_image, self.faces.masks(b))
+            reference_image, edited = recolour_lips(reference_image, self.faces.masks(b), rng), True
         if self.makeup_transplant > 0 and rng.random() < self.makeup_transplant:
             carriers = [face for face in self.sources if face != a]
             if carriers:  # from here on the reference is face `carrier` (its masks and landmarks)
                 carrier = carriers[int(rng.integers(len(carriers)))]
-                reference_image = self.pseudo_target(carrier, b, reference_image)
+                reference_image, edited = self.pseudo_target(carrier, b, reference_image), True
                 b = carrier
-                strength = reference_makeup(reference_image, self.faces.masks(b))
         target = None
         if self.pseudo_targets:
             target = self.pseudo_target(a, b, reference_image)
@@ -191,7 +189,8 @@ class RealPairs(_PairDataset):
         else:
             source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
         reference, reference_masks = self.augment.reference(reference_image, self.faces.masks(b), rng)
-        strength = self.makeup_strength(b) if strength is None else strength
+        # an edited reference is measured afresh; a cached crop's measure is kept per face
+        strength = reference_makeup(reference_image, self.faces.masks(b)) if edited else self.makeup_strength(b)
         return self._item(source, source_masks, reference, reference_masks, target, "real", strength)
 
 
