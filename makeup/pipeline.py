@@ -35,7 +35,9 @@ from makeup.face import (
 from makeup.face.errors import FaceError, NoFaceError
 from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from makeup.models import get_card, list_models
+from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
+from makeup.synth.correspondence import warp_to
 from makeup.partial import check_regions, keep_regions, region_weight
 from makeup.weights import WeightsError, WeightsMissingError, has_weights, load_model
 
@@ -82,7 +84,9 @@ class TransferResult:
 
     image: the full-resolution source photo wearing the makeup. source_crops / outputs: per processed source
     face, the aligned crop and the raw model output (before `intensity`). reference_crop and demakeup: the
-    aligned reference and the model's makeup-removed version of it. timings: milliseconds per stage.
+    aligned reference and the model's makeup-removed version of it (the version warped onto the first source
+    face for a model that takes its references so: `makeup.models.reference_input`). timings: milliseconds per
+    stage.
     """
 
     image: np.ndarray
@@ -347,7 +351,10 @@ class MakeupPipeline:
         """Raw outputs for each source crop (one batch) and the reference's makeup-removed crop."""
         source_crops = [aligned.crop for aligned in source.aligned]
         sources = image_to_tensor(np.stack(source_crops), self.device)
-        references = image_to_tensor(reference.crop, self.device).expand(len(source_crops), -1, -1, -1)
+        if warps_reference(network):
+            references = image_to_tensor(np.stack(self._references_on_sources(source, reference)), self.device)
+        else:
+            references = image_to_tensor(reference.crop, self.device).expand(len(source_crops), -1, -1, -1)
         if get_card(name).kind == "classical":
             transferred, removed = network(sources, references, *self._regions(source, reference))
         else:
@@ -355,6 +362,18 @@ class MakeupPipeline:
         outputs = tensor_to_image(transferred)
         outputs = [outputs] if outputs.ndim == 3 else list(outputs)
         return outputs, tensor_to_image(removed[:1])
+
+    def _references_on_sources(self, source: PreparedImage, reference: PreparedImage) -> list[np.ndarray]:
+        """The reference crop warped onto each source crop, for generators trained that way
+        (`makeup.models.reference_input`). Where FaceMesh is not installed or finds no face in a crop, the
+        aligned crop itself: the similarity alignment the model also knows, a weaker transfer but no failure."""
+        try:
+            reference_landmarks = reference.crop_landmarks()
+            source_landmarks = [source.crop_landmarks(i) for i in range(len(source.aligned))]
+        except (ImportError, FaceError) as error:
+            log.warning("reference not warped onto the source (%s); using the aligned crop", error)
+            return [reference.crop] * len(source.aligned)
+        return [warp_to(reference.crop, reference_landmarks, points) for points in source_landmarks]
 
     def _regions(self, source: PreparedImage, reference: PreparedImage) -> tuple[torch.Tensor, ...]:
         """(source masks, reference masks, source landmarks, reference landmarks) of the crops, for the classical

@@ -225,6 +225,26 @@ def test_distillation_weights_without_a_teacher_are_refused(tmp_path):
                                         distill_output_perceptual_weight=1.0), create_model("slim-s"))
 
 
+def test_a_student_must_see_its_references_as_its_teacher_did(tmp_path):
+    import pytest
+
+    from makeup.distill.build import build_distill_terms
+    from makeup.train import TrainConfig
+    from makeup.weights import save_weights
+
+    teacher = create_model("beautygan", width=8, residual_blocks=1)
+    warped = save_weights(teacher, "beautygan", tmp_path, update_manifest=False,
+                          training={"config": {"warp_reference": True}})
+    with pytest.raises(ValueError, match="set warp_reference = true"):
+        build_distill_terms(TrainConfig(teacher=str(warped), distill_output_weight=1.0), create_model("slim-s"))
+    terms = build_distill_terms(TrainConfig(teacher=str(warped), distill_output_weight=1.0, warp_reference=True),
+                                create_model("slim-s"))
+    assert len(terms) == 1
+    with pytest.raises(ValueError, match="set warp_reference = false"):  # the shipped teacher takes aligned crops
+        build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0, warp_reference=True),
+                            create_model("slim-s"))
+
+
 def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):
     import sys
     from pathlib import Path

@@ -134,6 +134,28 @@ def test_a_weights_file_is_evaluated_under_its_own_name(tmp_path):
         load_eval_models(["patchgan"])
 
 
+def test_a_weights_file_trained_on_warped_references_is_evaluated_on_warped_references(tiny_cache, tmp_path):
+    from makeup.data.cache import FaceCache
+    from makeup.evaluate.runner import real_pairs, run_model
+    from makeup.models.tensors import image_to_tensor, tensor_to_image
+    from makeup.synth.correspondence import warp_to
+    from makeup.weights import save_weights
+
+    pairs = real_pairs(FaceCache(tiny_cache), 2, SIZE)
+    plain_file = _weights_file(tmp_path, "plain", seed=0)
+    model = load_eval_models([str(plain_file)])[-1].module
+    warped_file = save_weights(model, weights_dir=tmp_path, dtype=torch.float32, update_manifest=False,
+                               training={"config": {"seed": 0, "warp_reference": True}})
+    warped_model = load_eval_models([str(warped_file)])[-1]
+    outputs = run_model(warped_model, pairs)
+    for pair, output in zip(pairs, outputs):
+        on_source = warp_to(pair.reference, pair.reference_landmarks, pair.source_landmarks)
+        assert not np.array_equal(on_source, pair.reference)
+        with torch.inference_mode():
+            expected = tensor_to_image(model(image_to_tensor(pair.source), image_to_tensor(on_source))[0])
+        assert np.abs(output.astype(int) - expected).max() <= 1
+
+
 def _pair(target: np.ndarray | None = None) -> EvalPair:
     rng = np.random.default_rng(0)
     source = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)

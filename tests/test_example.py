@@ -351,6 +351,77 @@ def test_a_transplanted_reference_is_another_bare_face_wearing_the_makeup_and_th
         assert not np.array_equal(reference, tensor_to_image(before["reference"]))
 
 
+# The fixture's mirrored faces keep their landmarks' order, so a warp from an unmirrored face onto one of them is a
+# mirror that folds where face points meet the fixed crop-border points; FaceMesh landmarks of real photos do not.
+MIRRORED = "face"
+
+
+def _source_draw(dataset, index: int) -> int:
+    """The position in `dataset.sources` of the source drawn for item `index` (its generator's first draw)."""
+    return int(dataset._rng(index).integers(len(dataset.sources)))
+
+
+def _overlap(first: np.ndarray, second: np.ndarray) -> float:
+    """Intersection over union of two binary masks."""
+    first, second = first > 0.5, second > 0.5
+    return float((first & second).sum() / max((first | second).sum(), 1))
+
+
+def test_a_warped_reference_lies_on_its_source_and_follows_the_source_jitter(real_pair_cache):
+    from makeup.data import FaceAugment, FaceCache, RealPairs, SyntheticTriplets
+    from makeup.models.tensors import tensor_to_image
+
+    cache = FaceCache(real_pair_cache)
+    options = dict(length=8, fractions=(1.0, 0.0, 0.0))
+    plain = RealPairs(cache, "train", augment=FaceAugment.none(), pseudo_targets=True, **options)
+    warped = RealPairs(cache, "train", augment=FaceAugment.none(), pseudo_targets=True, warp_reference=True,
+                       **options)
+    moved = 0
+    for index in range(8):
+        before, after = plain[index], warped[index]
+        source = tensor_to_image(after["source"])
+        assert np.array_equal(source, tensor_to_image(before["source"]))
+        a = next(i for i in plain.sources if np.array_equal(cache.image(i), source))
+        b = next(i for i in plain.references if np.array_equal(cache.image(i), tensor_to_image(before["reference"])))
+        if cache.records[a].kind == MIRRORED:
+            continue
+        expected = warp_to(cache.image(b), cache.landmarks(b), cache.landmarks(a))
+        assert np.abs(tensor_to_image(after["reference"]).astype(int) - expected).max() <= 1
+        assert np.array_equal(after["target"].numpy(), before["target"].numpy())  # the target does not change
+        lips_before = _overlap(before["reference_masks"][0].numpy(), before["source_masks"][0].numpy())
+        lips_after = _overlap(after["reference_masks"][0].numpy(), after["source_masks"][0].numpy())
+        assert lips_after > 0.6  # the reference's lips now lie on the source's (thin masks at 128 px)
+        moved += lips_after > lips_before + 0.1
+    assert moved > 0  # some pairs put the lips elsewhere before the warp
+    # a synthetic reference is rendered on its own face first, then warped (the draws of SyntheticTriplets)
+    triplets = SyntheticTriplets(cache, "train", augment=FaceAugment.none(), warp_reference=True, **options)
+    for index in range(8):
+        rng = triplets._rng(index)
+        a = triplets.sources[int(rng.integers(len(triplets.sources)))]
+        b = a
+        while cache.records[b].identity == cache.records[a].identity:
+            b = triplets.sources[int(rng.integers(len(triplets.sources)))]
+        style = triplets.styles[int(rng.integers(len(triplets.styles)))]
+        if MIRRORED in (cache.records[a].kind, cache.records[b].kind):
+            continue
+        expected = warp_to(render(cache.image(b), cache.masks(b), style), cache.landmarks(b), cache.landmarks(a))
+        assert np.abs(tensor_to_image(triplets[index]["reference"]).astype(int) - expected).max() <= 1
+    # with the usual jitter (flip, rotation, scale, shift of the source) the warped reference is jittered alike
+    jittered = RealPairs(cache, "train", pseudo_targets=True, warp_reference=True, **options)
+    for index in range(8):
+        if cache.records[jittered.sources[_source_draw(jittered, index)]].kind == MIRRORED:
+            continue
+        item = jittered[index]
+        for region in range(4):  # lips, skin, left and right eye shadow: the same place on both faces
+            reference_mask, source_mask = item["reference_masks"][region].numpy(), item["source_masks"][region].numpy()
+            assert np.linalg.norm(_centroid(reference_mask) - _centroid(source_mask)) < 2.0
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    rows, columns = np.nonzero(mask > 0.5)
+    return np.array([columns.mean(), rows.mean()])
+
+
 def test_a_few_training_steps_on_real_pairs_lower_the_pseudo_target_loss(real_pair_cache, tmp_path):
     import torch
 

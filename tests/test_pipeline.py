@@ -218,3 +218,24 @@ def test_partial_makeup_changes_only_the_chosen_parts(detector, astronaut, grace
         pipeline.transfer(source, reference, model="classical", regions=[])
     with pytest.raises(ValueError, match="unknown face part"):
         pipeline.transfer(source, reference, model="classical", regions=["hair"])
+
+
+def test_a_model_trained_on_warped_references_gets_the_reference_warped_onto_each_source(detector, astronaut,
+                                                                                         grace_hopper):
+    pytest.importorskip("mediapipe")
+    from makeup.models.tensors import image_to_tensor, tensor_to_image
+    from makeup.synth.correspondence import warp_to
+
+    pipeline = MakeupPipeline(models=[OTHER_MODEL], device="cpu", crop_size=256, detector=detector)
+    network = pipeline.model(OTHER_MODEL)
+    source, reference = pipeline.prepare(astronaut, "source"), pipeline.prepare(grace_hopper, "reference")
+    plain = pipeline.transfer(source, reference, OTHER_MODEL).output
+    # what a weights file trained with `warp_reference` says in its training config
+    summary = dict(network.training_summary)
+    network.training_summary = {**summary, "config": {**summary.get("config", {}), "warp_reference": True}}
+    warped = pipeline.transfer(source, reference, OTHER_MODEL).output
+    on_source = warp_to(reference.crop, reference.crop_landmarks(), source.crop_landmarks())
+    with torch.inference_mode():
+        expected = tensor_to_image(network(image_to_tensor(source.crop), image_to_tensor(on_source))[0])
+    assert np.array_equal(warped, expected)
+    assert not np.array_equal(warped, plain)

@@ -44,6 +44,16 @@ class FaceAugment:
         image, target = self._recolour([both[..., :3], both[..., 3:]], rng)
         return image, target, masks
 
+    def follow_source(self, image: np.ndarray, masks: dict[str, np.ndarray], replay: np.random.Generator
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The flip and geometric jitter that `source` (or `source_and_target`) gave a face, given to an image
+        already in that face's geometry (a reference warped onto it), without the colour jitter.
+
+        `replay` is a copy of the generator taken just before that call (`copy.deepcopy(rng)`): it draws the same
+        flip and warp again."""
+        image, masks = self.reference(image, masks, replay)
+        return self._warp(image, masks, replay)
+
     def reference(self, image: np.ndarray, masks: dict[str, np.ndarray], rng: np.random.Generator
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Only the mirror flip (with left/right masks swapped)."""

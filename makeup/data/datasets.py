@@ -11,8 +11,10 @@ parent process never reaches.
 
 from __future__ import annotations
 
+import copy
 from typing import Mapping
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -31,6 +33,7 @@ from makeup.data.triplets import (
 from makeup.models.tensors import image_to_tensor
 from makeup.regions import HISTOGRAM_REGIONS, histogram_masks
 from makeup.synth import render
+from makeup.synth.correspondence import Correspondence
 from makeup.synth.example import example_transfer, reference_makeup
 
 
@@ -46,8 +49,9 @@ class _PairDataset(Dataset):
     epoch_keys = True  # `dataset[(epoch, index)]` works; see the module docstring
 
     def __init__(self, faces: FaceSource, split: str, seed: int, length: int | None, augment: FaceAugment | None,
-                 fractions: tuple[float, float, float]):
+                 fractions: tuple[float, float, float], warp_reference: bool = False):
         self.faces = faces
+        self.warp_reference = warp_reference
         self.fractions = fractions
         self.split = split
         self.seed = seed
@@ -70,6 +74,17 @@ class _PairDataset(Dataset):
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for {self.length} items")
         return np.random.default_rng([self.seed, epoch, index, self._stream])
+
+    def _reference_on_source(self, reference: np.ndarray, b: int, a: int, replay: np.random.Generator
+                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Reference image `reference` (face `b`'s crop, or an edit of it) and its masks moved onto face `a`'s
+        geometry through their landmarks (`makeup.synth.correspondence`), then given the flip and jitter the
+        source got (`replay`: see `FaceAugment.follow_source`). Without landmarks the warp is the identity."""
+        landmarks = getattr(self.faces, "landmarks", None)
+        warp = Correspondence(landmarks(b) if landmarks else None, landmarks(a) if landmarks else None,
+                              reference.shape[:2])
+        masks = {name: warp.warp(mask, cv2.INTER_NEAREST) for name, mask in self.faces.masks(b).items()}
+        return self.augment.follow_source(warp.warp(reference), masks, replay)
 
     def _item(self, source, source_masks, reference, reference_masks, target, kind, makeup_strength=None) -> dict:
         size = source.shape[0]
@@ -101,8 +116,8 @@ class SyntheticTriplets(_PairDataset):
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
                  styles: int = 2000, augment: FaceAugment | None = None,
                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                 look_weights: Mapping[str, float] | None = None):
-        super().__init__(faces, split, seed, length, augment, fractions)
+                 look_weights: Mapping[str, float] | None = None, warp_reference: bool = False):
+        super().__init__(faces, split, seed, length, augment, fractions, warp_reference)
         self.styles = style_bank(split, styles, seed, look_weights)
         identities = {faces.records[i].identity for i in self.sources}
         if len(identities) < 2:
@@ -115,10 +130,15 @@ class SyntheticTriplets(_PairDataset):
         while self.faces.records[b].identity == self.faces.records[a].identity:
             b = self.sources[int(rng.integers(len(self.sources)))]
         style = self.styles[int(rng.integers(len(self.styles)))]
+        replay = copy.deepcopy(rng)
         source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
-        reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
         target = render(source, source_masks, style)
-        reference = render(reference, reference_masks, style)
+        if self.warp_reference:
+            made_up = render(self.faces.image(b), self.faces.masks(b), style)
+            reference, reference_masks = self._reference_on_source(made_up, b, a, replay)
+        else:
+            reference, reference_masks = self.augment.reference(self.faces.image(b), self.faces.masks(b), rng)
+            reference = render(reference, reference_masks, style)
         return self._item(source, source_masks, reference, reference_masks, target, "synthetic")
 
 
@@ -139,8 +159,9 @@ class RealPairs(_PairDataset):
 
     def __init__(self, faces: FaceSource, split: str = "train", seed: int = 0, length: int | None = None,
                  augment: FaceAugment | None = None, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
-                 pseudo_targets: bool = False, lip_recolour: float = 0.0, makeup_transplant: float = 0.0):
-        super().__init__(faces, split, seed, length, augment, fractions)
+                 pseudo_targets: bool = False, lip_recolour: float = 0.0, makeup_transplant: float = 0.0,
+                 warp_reference: bool = False):
+        super().__init__(faces, split, seed, length, augment, fractions, warp_reference)
         self.lip_recolour = lip_recolour
         self.makeup_transplant = makeup_transplant
         self.references = split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions)
@@ -182,13 +203,17 @@ class RealPairs(_PairDataset):
                 reference_image, edited = self.pseudo_target(carrier, b, reference_image), True
                 b = carrier
         target = None
+        replay = copy.deepcopy(rng)
         if self.pseudo_targets:
             target = self.pseudo_target(a, b, reference_image)
             source, target, source_masks = self.augment.source_and_target(
                 self.faces.image(a), target, self.faces.masks(a), rng)
         else:
             source, source_masks = self.augment.source(self.faces.image(a), self.faces.masks(a), rng)
-        reference, reference_masks = self.augment.reference(reference_image, self.faces.masks(b), rng)
+        if self.warp_reference:
+            reference, reference_masks = self._reference_on_source(reference_image, b, a, replay)
+        else:
+            reference, reference_masks = self.augment.reference(reference_image, self.faces.masks(b), rng)
         # an edited reference is measured afresh; a cached crop's measure is kept per face
         strength = reference_makeup(reference_image, self.faces.masks(b)) if edited else self.makeup_strength(b)
         return self._item(source, source_masks, reference, reference_masks, target, "real", strength)
@@ -238,18 +263,21 @@ def training_pairs(faces: FaceSource, split: str = "train", seed: int = 0, real_
                    length: int | None = None, augment: FaceAugment | None = None,
                    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
                    look_weights: Mapping[str, float] | None = None, pseudo_targets: bool = False,
-                   lip_recolour: float = 0.0, makeup_transplant: float = 0.0) -> Dataset:
+                   lip_recolour: float = 0.0, makeup_transplant: float = 0.0,
+                   warp_reference: bool = False) -> Dataset:
     """The usual training mix over a cache: synthetic triplets plus `real_fraction` real pairs (with
     example-based pseudo targets when `pseudo_targets`, `lip_recolour` of them with recoloured lips and
     `makeup_transplant` of them with the reference's makeup worn by another face; see `RealPairs`).
 
     Falls back on synthetic triplets alone when the split holds no real makeup faces. `look_weights` sets the
-    mix of synthetic looks (see `style_bank`).
+    mix of synthetic looks (see `style_bank`). With `warp_reference` every reference arrives already moved onto
+    its source's geometry (see `SyntheticTriplets`).
     """
     synthetic = SyntheticTriplets(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
-                                  look_weights=look_weights)
+                                  look_weights=look_weights, warp_reference=warp_reference)
     if real_fraction <= 0 or not split_indices(faces, split, seed, kinds=MAKEUP_KINDS, fractions=fractions):
         return synthetic
     real = RealPairs(faces, split, seed=seed, length=length, augment=augment, fractions=fractions,
-                     pseudo_targets=pseudo_targets, lip_recolour=lip_recolour, makeup_transplant=makeup_transplant)
+                     pseudo_targets=pseudo_targets, lip_recolour=lip_recolour, makeup_transplant=makeup_transplant,
+                     warp_reference=warp_reference)
     return MixedPairs(synthetic, real, real_fraction, length)

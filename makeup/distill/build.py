@@ -15,6 +15,7 @@ from makeup.distill.terms import (
     RelationDistillationTerm,
 )
 from makeup.losses.terms import LossTerm
+from makeup.models.reference_input import warps_reference
 
 
 def load_teacher(spec: str, device: torch.device | str = "cpu") -> nn.Module:
@@ -26,7 +27,9 @@ def load_teacher(spec: str, device: torch.device | str = "cpu") -> nn.Module:
 
     model = load_weights_file(spec, device=device) if Path(spec).suffix == ".safetensors" else load_model(
         spec, device=device)
+    summary = getattr(model, "training_summary", {})
     model = getattr(model, "generator", model)
+    model.training_summary = summary  # how it was trained: whether it takes warped references, among others
     return model.to(device).eval().requires_grad_(False)
 
 
@@ -41,6 +44,12 @@ def build_distill_terms(config, student: nn.Module, device: torch.device | str =
             raise ValueError("distillation weights are set but no teacher is: set teacher = NAME or a weights file")
         return []
     teacher = load_teacher(config.teacher, device)
+    if warps_reference(teacher) != bool(config.warp_reference):
+        raise ValueError(
+            f"the teacher {config.teacher!r} was trained {'with' if warps_reference(teacher) else 'without'} "
+            f"warp_reference, the student's config says {bool(config.warp_reference)}: set warp_reference = "
+            f"{str(warps_reference(teacher)).lower()} so the student sees its references as the teacher did"
+        )
     layers = dict(config.distill_layers)
     terms: list[LossTerm] = []
     if config.distill_output_weight > 0:

@@ -22,6 +22,7 @@ from torch import nn
 from makeup.data.cache import FaceCache
 from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_triplets, render_triplet, split_indices
 from makeup.evaluate import metrics
+from makeup.models.reference_input import reference_for
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
 from makeup.synth.example import ExampleBasedTransfer, reference_makeup
@@ -141,7 +142,11 @@ def run_model(
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         sources = image_to_tensor(np.stack([p.source for p in batch]), device)
-        references = image_to_tensor(np.stack([p.reference for p in batch]), device)
+        reference_crops = [p.reference for p in batch]
+        if model.kind == "generator":  # some are trained on references warped onto their sources
+            reference_crops = [reference_for(model.module, p.reference, p.reference_landmarks, p.source_landmarks)
+                               for p in batch]
+        references = image_to_tensor(np.stack(reference_crops), device)
         transferred = model.transfer(
             sources,
             references,

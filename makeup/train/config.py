@@ -86,6 +86,10 @@ class TrainConfig:
     # share of real pairs whose reference is another bare training face wearing the real reference's makeup (the
     # example-based transfer): the few real looks on many faces, so that they are not learnt per face
     real_makeup_transplant: float = 0.0
+    # every reference moved onto its source's geometry (the FaceMesh warp of makeup.synth.correspondence) before
+    # the generator sees it, so copying makeup becomes local; the weights record it and inference warps the same
+    # way (makeup.models.reference_input). Not in BeautyGAN, which leaves correspondence to the network
+    warp_reference: bool = False
     preservation_weight: float = 0.0  # real pairs: L1 to the source outside the makeup regions (not in BeautyGAN)
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram

@@ -135,6 +135,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
         pseudo_targets=config.pseudo_target_weight > 0,
         lip_recolour=config.real_lip_recolour,
         makeup_transplant=config.real_makeup_transplant,
+        warp_reference=config.warp_reference,
     )
 
 
