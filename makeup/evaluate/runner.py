@@ -22,9 +22,10 @@ from torch import nn
 from makeup.data.cache import FaceCache
 from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_triplets, render_triplet, split_indices
 from makeup.evaluate import metrics
-from makeup.models.reference_input import reference_for
+from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
+from makeup.synth.correspondence import warp_to
 from makeup.synth.example import ExampleBasedTransfer, reference_makeup
 
 IDENTITY = "identity"
@@ -143,9 +144,8 @@ def run_model(
         batch = pairs[start : start + batch_size]
         sources = image_to_tensor(np.stack([p.source for p in batch]), device)
         reference_crops = [p.reference for p in batch]
-        if model.kind == "generator":  # some are trained on references warped onto their sources
-            reference_crops = [reference_for(model.module, p.reference, p.reference_landmarks, p.source_landmarks)
-                               for p in batch]
+        if model.kind == "generator" and warps_reference(model.module):
+            reference_crops = [warp_to(p.reference, p.reference_landmarks, p.source_landmarks) for p in batch]
         references = image_to_tensor(np.stack(reference_crops), device)
         transferred = model.transfer(
             sources,

@@ -4,29 +4,17 @@ A generator trained with `warp_reference` (`makeup.train.config.TrainConfig`) sa
 its source's geometry through their FaceMesh landmarks (`makeup.synth.correspondence`): its lips on the
 source's lips, its lids on the source's lids, so copying makeup is a local job and does not depend on the
 network finding the reference's features itself. Its weights file records that in the training config, and
-whoever runs it (the pipeline, the evaluation) must warp the reference the same way; weights trained without it
-take the aligned crop as it is.
+whoever runs it (the pipeline, the evaluation) must warp the reference the same way, with
+`makeup.synth.correspondence.warp_to`; weights trained without it take the aligned crop as it is. Where a face
+has no landmarks, the aligned crop is the closest input such a model knows: crops share a similarity alignment.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from torch import nn
-
-from makeup.synth.correspondence import warp_to
 
 
 def warps_reference(model: nn.Module) -> bool:
     """Whether `model` was trained on references warped onto their sources (its weights' training config)."""
     summary = getattr(model, "training_summary", None) or {}
     return bool(summary.get("config", {}).get("warp_reference", False))
-
-
-def reference_for(model: nn.Module, reference: np.ndarray, reference_landmarks: np.ndarray | None,
-                  source_landmarks: np.ndarray | None) -> np.ndarray:
-    """The reference crop as `model` wants it: warped onto the source's geometry when it was trained so (and both
-    faces have landmarks), else unchanged. Without landmarks the aligned crop is the closest input it knows: the
-    crops already share a similarity alignment."""
-    if not warps_reference(model):
-        return reference
-    return warp_to(reference, reference_landmarks, source_landmarks)
