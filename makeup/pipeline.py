@@ -37,8 +37,8 @@ from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from makeup.models import get_card, list_models
 from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
-from makeup.synth.correspondence import warp_to
 from makeup.partial import check_regions, keep_regions, region_weight
+from makeup.synth.correspondence import warp_to
 from makeup.weights import WeightsError, WeightsMissingError, has_weights, load_model
 
 log = logging.getLogger(__name__)
