@@ -3,7 +3,9 @@
 The file holds the raw network: inputs `source` and `reference` (N x 3 x H x W floats in [-1, 1], the same size,
 H and W any multiples of 4), outputs `transferred` and `demakeup`. Weights trained at a smaller working size run
 best at it: the file's metadata says which (`working_size`), and shrinking the crops to it is the caller's job,
-as `makeup.models.working_size.AtWorkingSize` does in PyTorch.
+as `makeup.models.working_size.AtWorkingSize` does in PyTorch. Weights trained on references warped onto their
+sources (`makeup.models.reference_input`) say so too (`reference`): the caller warps the reference crop onto the
+source crop first, as `makeup.synth.correspondence.warp_to` does.
 
 Needs the `onnx` extra (`pip install -e ".[onnx]"`).
 """
@@ -21,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from makeup.models.reference_input import warps_reference
 
 INPUTS = ("source", "reference")
 OUTPUTS = ("transferred", "demakeup")
@@ -121,4 +125,7 @@ def export_shipped(name: str, path: str | Path, weights_dir: str | Path | None =
                 "multiples of 4", "outputs": "transferred, demakeup"}
     if working_size:
         metadata["working_size"] = str(working_size)
+    if warps_reference(model):
+        metadata["reference"] = ("warped onto the source's geometry through both faces' FaceMesh landmarks "
+                                 "(makeup.synth.correspondence.warp_to) before the call")
     return export_onnx(model, path, metadata)

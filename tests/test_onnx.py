@@ -52,6 +52,16 @@ def test_the_file_says_what_it_holds(exported):
     metadata = OnnxGenerator(exported).metadata
     assert metadata["model"] == "slim-s"
     assert "multiples of 4" in metadata["inputs"]
+    assert "reference" not in metadata  # these weights take the aligned reference crop as it is
+
+
+def test_a_model_trained_on_warped_references_says_so_in_its_file(tmp_path):
+    torch.manual_seed(0)
+    weights = save_weights(create_model("slim-s", **SMALL_SLIM), "slim-s", tmp_path, update_manifest=False,
+                           training={"config": {"warp_reference": True}})
+    path = tmp_path / "warped.onnx"
+    assert main(["export", "--format", "onnx", str(weights), "-o", str(path)]) == 0
+    assert "warp_to" in OnnxGenerator(path).metadata["reference"]
 
 
 def test_a_model_without_trained_weights_is_refused_and_no_file_is_left(tmp_path, capsys):
