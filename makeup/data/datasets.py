@@ -75,14 +75,18 @@ class _PairDataset(Dataset):
             raise IndexError(f"index {index} out of range for {self.length} items")
         return np.random.default_rng([self.seed, epoch, index, self._stream])
 
+    def _landmarks(self, index: int) -> np.ndarray | None:
+        """Face `index`'s FaceMesh landmarks; None for sources without any (an MT-format folder): the warps then
+        fall back on the similarity alignment the crops share."""
+        read = getattr(self.faces, "landmarks", None)
+        return read(index) if read else None
+
     def _reference_on_source(self, reference: np.ndarray, b: int, a: int, replay: np.random.Generator
                              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Reference image `reference` (face `b`'s crop, or an edit of it) and its masks moved onto face `a`'s
         geometry through their landmarks (`makeup.synth.correspondence`), then given the flip and jitter the
         source got (`replay`: see `FaceAugment.follow_source`). Without landmarks the warp is the identity."""
-        landmarks = getattr(self.faces, "landmarks", None)
-        warp = Correspondence(landmarks(b) if landmarks else None, landmarks(a) if landmarks else None,
-                              reference.shape[:2])
+        warp = Correspondence(self._landmarks(b), self._landmarks(a), reference.shape[:2])
         masks = {name: warp.warp(mask, cv2.INTER_NEAREST) for name, mask in self.faces.masks(b).items()}
         return self.augment.follow_source(warp.warp(reference), masks, replay)
 
@@ -180,13 +184,11 @@ class RealPairs(_PairDataset):
     def pseudo_target(self, source: int, reference: int, reference_image: np.ndarray | None = None) -> np.ndarray:
         """Face `source` wearing the makeup of face `reference` (or of `reference_image`, that face's crop
         recoloured or wearing another face's makeup), by the example-based transfer (deterministic)."""
-        landmarks = getattr(self.faces, "landmarks", None)  # an MT-format folder has none: similarity alignment
         if reference_image is None:
             reference_image = self.faces.image(reference)
         return example_transfer(
             self.faces.image(source), reference_image, self.faces.masks(source),
-            self.faces.masks(reference),
-            landmarks(source) if landmarks else None, landmarks(reference) if landmarks else None,
+            self.faces.masks(reference), self._landmarks(source), self._landmarks(reference),
         )
 
     def __getitem__(self, key: Key) -> dict:

@@ -44,11 +44,12 @@ def build_distill_terms(config, student: nn.Module, device: torch.device | str =
             raise ValueError("distillation weights are set but no teacher is: set teacher = NAME or a weights file")
         return []
     teacher = load_teacher(config.teacher, device)
-    if warps_reference(teacher) != bool(config.warp_reference):
+    teacher_warps = warps_reference(teacher)
+    if teacher_warps != bool(config.warp_reference):
         raise ValueError(
-            f"the teacher {config.teacher!r} was trained {'with' if warps_reference(teacher) else 'without'} "
+            f"the teacher {config.teacher!r} was trained {'with' if teacher_warps else 'without'} "
             f"warp_reference, the student's config says {bool(config.warp_reference)}: set warp_reference = "
-            f"{str(warps_reference(teacher)).lower()} so the student sees its references as the teacher did"
+            f"{str(teacher_warps).lower()} so the student sees its references as the teacher did"
         )
     layers = dict(config.distill_layers)
     terms: list[LossTerm] = []
