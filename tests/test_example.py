@@ -12,6 +12,7 @@ import pytest
 from makeup.synth import preset, render
 from makeup.synth.correspondence import Correspondence, control_points, warp_maps, warp_to
 from makeup.synth.example import (
+    DEFAULT_CONFIG,
     ExampleTransferConfig,
     example_transfer,
     example_transfer_from_landmarks,
@@ -103,14 +104,22 @@ def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
 
     (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
     lips = source_masks["lips"]
-    # an eyes-only look leaves the reference's lips bare: the source keeps its own lip colour
+    # an eyes-only look leaves the reference's lips bare: without the bare-lips share the source keeps its own lip
+    # colour, with it (a nude lipstick reads as bare lips) the lips move part of the way toward the reference's
     eyes_only = render(bare, reference_masks, replace(preset("smoky-eye"), lip_opacity=0.0, lip_gloss=0.0))
-    kept = example_transfer(source, eyes_only, source_masks, reference_masks, source_points, reference_points)
-    assert region_ciede2000(kept, source, lips) < 1.0
+    moved_by = {}
+    for share in (0.0, DEFAULT_CONFIG.bare_lips, 1.0):
+        config = replace(DEFAULT_CONFIG, bare_lips=share)
+        out = example_transfer(source, eyes_only, source_masks, reference_masks, source_points, reference_points,
+                               config)
+        moved_by[share] = region_ciede2000(out, source, lips)
+    assert moved_by[0.0] < 1.0
+    assert 0.3 * moved_by[1.0] < moved_by[DEFAULT_CONFIG.bare_lips] < 0.8 * moved_by[1.0]
     # red lipstick on the same reference is carried over
     red = render(bare, reference_masks, preset("classic-red"))
     moved = example_transfer(source, red, source_masks, reference_masks, source_points, reference_points)
     assert region_ciede2000(moved, source, lips) > 8.0
+    assert region_ciede2000(moved, source, lips) > 2.0 * moved_by[DEFAULT_CONFIG.bare_lips]
 
 
 def test_a_darker_reference_darkens_the_lips_less_than_its_own(faces):
