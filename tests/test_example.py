@@ -99,7 +99,7 @@ def test_the_example_transfer_on_a_synthetic_triplet_is_closer_to_the_truth_than
     assert np.array_equal(out[outside], source[outside])
 
 
-def test_lips_move_only_as_far_as_the_reference_wears_lipstick(faces):
+def test_bare_looking_lips_move_part_way_and_lipstick_all_the_way(faces):
     from makeup.evaluate.metrics import region_ciede2000
 
     (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
