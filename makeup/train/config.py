@@ -74,6 +74,7 @@ class TrainConfig:
     paired_distance: str = "l1"  # "l1" or "l2" (squared error; see makeup.losses.paired_l2_loss)
     paired_region_weight: float = 0.0  # extra paired weight on lip and eye-shadow pixels (not in BeautyGAN)
     paired_outside_weight: float = 0.0  # extra paired weight outside every makeup region (not in BeautyGAN)
+    paired_lips_weight: float = 0.0  # extra weight on the lip pixels of the synthetic ground truth alone
     paired_perceptual_weight: float = 0.01
     # real pairs: the paired distance to an example-based pseudo target (makeup.synth.example), with the paired
     # term's region and outside weights; above 0 the data workers compute the targets (not in BeautyGAN)

@@ -155,8 +155,8 @@ def _distillation_weights(config: dict[str, Any]) -> str:
     return ", ".join(f"{label} {config.get(key, 0.0)}" for label, key in terms)
 
 
-def _pseudo_lips(config: dict[str, Any]) -> str:
-    extra = config.get("pseudo_target_lips_weight", 0.0)
+def _extra_on_lips(config: dict[str, Any], key: str) -> str:
+    extra = config.get(key, 0.0)
     return f" (+{extra} on the lips)" if extra else ""
 
 
@@ -165,8 +165,9 @@ def _loss_weights(config: dict[str, Any]) -> str:
             f"identity {config.get('identity_weight')}, perceptual {config.get('perceptual_weight')} "
             f"({config.get('perceptual_backbone')}), paired {config.get('paired_distance', 'l1')} "
             f"{config.get('paired_weight')} (+{config.get('paired_region_weight', 0.0)} on lips and eye shadow, "
-            f"+{config.get('paired_outside_weight', 0.0)} outside the makeup), "
+            f"+{config.get('paired_outside_weight', 0.0)} outside the makeup)"
+            f"{_extra_on_lips(config, 'paired_lips_weight')}, "
             f"pseudo target {config.get('pseudo_target_distance', 'l2')} {config.get('pseudo_target_weight', 0.0)}"
-            f"{_pseudo_lips(config)}, "
+            f"{_extra_on_lips(config, 'pseudo_target_lips_weight')}, "
             f"histogram per region {config.get('histogram_weights')}"
             f"{' (gated by how made up the reference looks)' if config.get('histogram_gate') else ''}")

@@ -101,7 +101,7 @@ def build_loss_terms(config: TrainConfig, device: torch.device) -> list[LossTerm
         CycleTerm(config.cycle_weight),
         IdentityTerm(config.identity_weight),
         PairedTerm(config.paired_weight, config.paired_region_weight, config.paired_distance,
-                   config.paired_outside_weight),
+                   config.paired_outside_weight, lips_weight=config.paired_lips_weight),
         PairedTerm(config.pseudo_target_weight, config.paired_region_weight, config.pseudo_target_distance,
                    config.paired_outside_weight, samples="real", lips_weight=config.pseudo_target_lips_weight),
         PreservationTerm(config.preservation_weight),
