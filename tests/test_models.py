@@ -213,6 +213,21 @@ def test_residual_teacher_edits_its_inputs_and_the_papers_variant_draws_from_scr
     assert pushed.min() >= -1.0 and pushed.max() <= 1.0 and not torch.equal(pushed, source)
 
 
+def test_copy_gates_start_closed_and_open_onto_the_reference():
+    source, reference = (image.clamp(-1.0, 1.0) for image in example_inputs("generator", 64))
+    plain = create_model("beautygan").eval()
+    gated = create_model("beautygan", copy_gate=True).eval()
+    missing, unexpected = gated.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(".copy_gates." in key for key in missing) and not unexpected
+    with torch.no_grad():
+        assert torch.equal(gated(source, reference)[0], plain(source, reference)[0])  # closed: nothing changes
+        gated.decoder.transferred_head[-2].weight.zero_()  # no correction from the head itself...
+        gated.decoder.copy_gates["transferred"].bias.fill_(1.0)  # ...and the gate wide open: the reference
+        assert torch.allclose(gated(source, reference)[0], reference, atol=1e-6)
+    with pytest.raises(ValueError, match="residual_output"):
+        create_model("beautygan", copy_gate=True, residual_output=False)
+
+
 def test_slim_students_work_at_half_resolution_and_edit_their_inputs():
     model = create_model("slim-s").eval()
     source, reference = example_inputs("generator", 64)

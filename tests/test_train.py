@@ -292,6 +292,25 @@ def test_a_shipped_weights_file_seeds_a_new_run_and_is_recorded(short_run, tmp_p
               stop_after=0)
 
 
+def test_copy_gates_start_closed_on_weights_trained_without_them_and_then_learn(short_run, tmp_path):
+    from makeup.weights import save_weights
+
+    config, finished = short_run
+    shipped = save_weights(finished.generator, "beautygan", tmp_path / "weights", dtype=torch.float32,
+                           update_manifest=False)
+    gated_options = {**config.generator_options, "copy_gate": True}
+    seeded = train(tiny_config(tmp_path / "gated", steps=1, checkpoint_every=0, generator_options=gated_options),
+                   dataset=TinyFaces(count=1), init_from=shipped, stop_after=0)
+    source, reference = (torch.rand(1, 3, SIZE, SIZE) * 2 - 1 for _ in range(2))
+    with torch.no_grad():
+        before = finished.generator.eval()(source, reference)[0]
+        after = seeded.generator.eval()(source, reference)[0]
+    assert torch.equal(before, after)
+    trained = train(tiny_config(tmp_path / "gated-trained", steps=2, checkpoint_every=0, lr_generator=1e-3,
+                                generator_options=gated_options), dataset=TinyFaces(count=1), init_from=shipped)
+    assert trained.generator.decoder.copy_gates["transferred"].weight.abs().sum() > 0
+
+
 # ---- kill -9 and resume ----------------------------------------------------------------------------------------
 
 KILLABLE_RUN = """

@@ -59,22 +59,40 @@ class BeautyGANDecoder(nn.Module):
 
     `separable=True` uses depthwise-separable residual blocks (the kernel-decomposed teacher);
     `residual_output=True` makes both heads residual (see `OutputHead`): `forward` then needs the images they edit.
+    `copy_gate=True` (residual heads only) adds to each head's output a per-pixel, per-channel gate times the
+    other image minus the edited one. Everything above the heads works at a quarter of the resolution on
+    instance-normalised features, which lose how light and how saturated a region of each image is; with a
+    reference warped onto the source's geometry the gate copies its colours where makeup sits, exactly, as the
+    example-based transfer does. The gates start at zero, so weights trained without them compute what they did.
     """
 
     def __init__(self, in_channels: int, width: int, residual_blocks: int, head_depth: int,
-                 separable: bool = False, residual_output: bool = False) -> None:
+                 separable: bool = False, residual_output: bool = False, copy_gate: bool = False) -> None:
         super().__init__()
+        if copy_gate and not residual_output:
+            raise ValueError("copy_gate needs residual_output=True: the gate adds to the image a head edits")
         block = DepthwiseSeparableResidualBlock if separable else ResidualBlock
         self.down = ConvNormReLU(in_channels, width, 4, stride=2, padding=1)
         self.blocks = nn.Sequential(*[block(width) for _ in range(residual_blocks)])
         self.up = nn.Sequential(ConvTransposeNormReLU(width, width // 2), ConvTransposeNormReLU(width // 2, width // 4))
         self.transferred_head = OutputHead(width // 4, head_depth, residual=residual_output)
         self.demakeup_head = OutputHead(width // 4, head_depth, residual=residual_output)
+        self.copy_gates = nn.ModuleDict()
+        if copy_gate:
+            for head in ("transferred", "demakeup"):
+                gate = nn.Conv2d(width // 4, 3, 3, padding=1)
+                nn.init.zeros_(gate.weight)
+                nn.init.zeros_(gate.bias)
+                self.copy_gates[head] = gate
 
     def forward(self, x: torch.Tensor, source: torch.Tensor | None = None,
                 reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.up(self.blocks(self.down(x)))
-        return self.transferred_head(x, source), self.demakeup_head(x, reference)
+        transferred, demakeup = self.transferred_head(x, source), self.demakeup_head(x, reference)
+        if self.copy_gates:
+            transferred = (transferred + self.copy_gates["transferred"](x) * (reference - source)).clamp(-1.0, 1.0)
+            demakeup = (demakeup + self.copy_gates["demakeup"](x) * (source - reference)).clamp(-1.0, 1.0)
+        return transferred, demakeup
 
 
 class BeautyGAN(MakeupGenerator):
@@ -84,15 +102,16 @@ class BeautyGAN(MakeupGenerator):
     the image from scratch; `encode` then also returns the images as `source` and `reference`.
     `stem_norm="affine"` (also the card default) keeps absolute colours in both branches' first layer, where the
     paper's instance norm removes them; same parameters, and "instance" is the paper's generator.
+    `copy_gate=True` adds the decoder's copy gates (see `BeautyGANDecoder`), for references warped onto the source.
     """
 
     def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2,
-                 residual_output: bool = False, stem_norm: str = "instance") -> None:
+                 residual_output: bool = False, stem_norm: str = "instance", copy_gate: bool = False) -> None:
         super().__init__()
         self.residual_output = residual_output
         self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
         self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth,
-                                        residual_output=residual_output)
+                                        residual_output=residual_output, copy_gate=copy_gate)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         source, reference = prepare_pair(source, reference)
@@ -132,7 +151,8 @@ register_model(
         params=9_237_376,
         gmacs=54.006,
         purpose="the teacher: best quality, the yardstick every student is measured against",
-        config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True, "stem_norm": "affine"},
+        config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True, "stem_norm": "affine",
+                "copy_gate": False},
         notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
               "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine. Unlike the paper, "
               "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, output "

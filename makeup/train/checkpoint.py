@@ -348,6 +348,11 @@ def load_training_state(folder: Path) -> TrainingState:
 STARTED_FROM_FILE = "started_from.json"
 
 
+# Parameters a generator may have beyond the weights it starts from: they start at zero, so the generator first
+# computes what those weights did (the copy gates of makeup.models.beautygan.BeautyGANDecoder).
+ZERO_STARTED_PARAMETERS = ("copy_gates.",)
+
+
 def load_generator_weights(path: Path, generator: torch.nn.Module) -> None:
     """Start `generator` from an exported weights file (e.g. the shipped teacher) instead of a checkpoint."""
     from makeup.weights import WeightsError, load_weights_file
@@ -356,12 +361,16 @@ def load_generator_weights(path: Path, generator: torch.nn.Module) -> None:
         trained = load_weights_file(path, at_working_size=False)
     except WeightsError as error:
         raise CheckpointError(f"cannot start from {path}: {error}") from error
+    does_not_fit = f"{path} holds a {trained.model_name!r} generator that does not fit the one being trained"
     try:
-        generator.load_state_dict({key: value.float() for key, value in trained.state_dict().items()})
-    except RuntimeError as error:
-        raise CheckpointError(
-            f"{path} holds a {trained.model_name!r} generator that does not fit the one being trained ({error})"
-        ) from error
+        missing, unexpected = generator.load_state_dict(
+            {key: value.float() for key, value in trained.state_dict().items()}, strict=False
+        )
+    except RuntimeError as error:  # a parameter of another shape
+        raise CheckpointError(f"{does_not_fit} ({str(error).splitlines()[0]})") from error
+    missing = [key for key in missing if not any(part in key for part in ZERO_STARTED_PARAMETERS)]
+    if missing or unexpected:
+        raise CheckpointError(f"{does_not_fit} (it lacks {missing}; it has {unexpected} besides)")
 
 
 def record_start(run_dir: Path, source: Path) -> None:
