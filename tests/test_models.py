@@ -9,6 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from makeup.models import ModelCard, UnknownModelError, create_model, get_card, list_models, register_model
 from makeup.models.base import MakeupGenerator
+from makeup.models.beautygan import COPY_GATE_SCALE
 from makeup.models.layers import ChannelAffine, InstanceNorm
 from makeup.profile import count_params, example_inputs
 
@@ -222,7 +223,7 @@ def test_copy_gates_start_closed_and_open_onto_the_reference():
     with torch.no_grad():
         assert torch.equal(gated(source, reference)[0], plain(source, reference)[0])  # closed: nothing changes
         gated.decoder.transferred_head[-2].weight.zero_()  # no correction from the head itself...
-        gated.decoder.copy_gates["transferred"].bias.fill_(1.0)  # ...and the gate wide open: the reference
+        gated.decoder.copy_gates["transferred"].bias.fill_(1 / COPY_GATE_SCALE)  # ...the gate wide open: the reference
         assert torch.allclose(gated(source, reference)[0], reference, atol=1e-6)
     with pytest.raises(ValueError, match="residual_output"):
         create_model("beautygan", copy_gate=True, residual_output=False)

@@ -54,6 +54,11 @@ class TwoBranchEncoder(nn.Module):
         }
 
 
+# The copy gates' convs are scaled up by this much: Adam moves every weight by about the learning rate a step, and
+# unscaled gates opened by 0.01 in 50 steps of a run at 1e-4, where they need to reach about 1.
+COPY_GATE_SCALE = 10.0
+
+
 class BeautyGANDecoder(nn.Module):
     """Conv4x4 stride 2 to quarter resolution, residual blocks, two transposed-conv upsamplings, two heads.
 
@@ -90,8 +95,9 @@ class BeautyGANDecoder(nn.Module):
         x = self.up(self.blocks(self.down(x)))
         transferred, demakeup = self.transferred_head(x, source), self.demakeup_head(x, reference)
         if self.copy_gates:
-            transferred = (transferred + self.copy_gates["transferred"](x) * (reference - source)).clamp(-1.0, 1.0)
-            demakeup = (demakeup + self.copy_gates["demakeup"](x) * (source - reference)).clamp(-1.0, 1.0)
+            gates = {head: COPY_GATE_SCALE * gate(x) for head, gate in self.copy_gates.items()}
+            transferred = (transferred + gates["transferred"] * (reference - source)).clamp(-1.0, 1.0)
+            demakeup = (demakeup + gates["demakeup"] * (source - reference)).clamp(-1.0, 1.0)
         return transferred, demakeup
 
 
