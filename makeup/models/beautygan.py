@@ -111,6 +111,10 @@ class BeautyGAN(MakeupGenerator):
     `copy_gate=True` adds the decoder's copy gates (see `BeautyGANDecoder`), for references warped onto the source.
     """
 
+    # parameters that start at zero and leave the output as it was: weights saved without them still fit
+    # (makeup.train.checkpoint.load_generator_weights)
+    zero_started_parameters = ("decoder.copy_gates.",)
+
     def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2,
                  residual_output: bool = False, stem_norm: str = "instance", copy_gate: bool = False) -> None:
         super().__init__()

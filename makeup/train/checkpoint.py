@@ -348,13 +348,12 @@ def load_training_state(folder: Path) -> TrainingState:
 STARTED_FROM_FILE = "started_from.json"
 
 
-# Parameters a generator may have beyond the weights it starts from: they start at zero, so the generator first
-# computes what those weights did (the copy gates of makeup.models.beautygan.BeautyGANDecoder).
-ZERO_STARTED_PARAMETERS = ("copy_gates.",)
-
-
 def load_generator_weights(path: Path, generator: torch.nn.Module) -> None:
-    """Start `generator` from an exported weights file (e.g. the shipped teacher) instead of a checkpoint."""
+    """Start `generator` from an exported weights file (e.g. the shipped teacher) instead of a checkpoint.
+
+    The file may lack the parameters the generator names in `zero_started_parameters` (prefixes): they start at zero
+    and leave the output as the file's weights computed it (the copy gates of `makeup.models.beautygan`).
+    """
     from makeup.weights import WeightsError, load_weights_file
 
     try:
@@ -368,7 +367,8 @@ def load_generator_weights(path: Path, generator: torch.nn.Module) -> None:
         )
     except RuntimeError as error:  # a parameter of another shape
         raise CheckpointError(f"{does_not_fit} ({str(error).splitlines()[0]})") from error
-    missing = [key for key in missing if not any(part in key for part in ZERO_STARTED_PARAMETERS)]
+    optional = getattr(generator, "zero_started_parameters", ())
+    missing = [key for key in missing if not key.startswith(optional)]
     if missing or unexpected:
         raise CheckpointError(f"{does_not_fit} (it lacks {missing}; it has {unexpected} besides)")
 
