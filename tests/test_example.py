@@ -212,7 +212,7 @@ def test_skin_keeps_its_lightness_and_moves_only_part_of_the_way(faces):
     assert np.abs(out_lab[:, 0] - source_lab[:, 0]).max() < 1.0  # lightness: the source's own
     moved = np.median(out_lab[:, 1:], axis=0) - np.median(source_lab[:, 1:], axis=0)
     wanted = np.median(reference_lab[:, 1:], axis=0) - np.median(source_lab[:, 1:], axis=0)
-    assert np.all(np.abs(moved) <= np.abs(wanted) * 0.4 + 0.5)  # foundation: a tenth of the way by default
+    assert np.all(np.abs(moved) <= np.abs(wanted) * 0.4 + 0.5)  # foundation: a quarter of the way by default
 
 
 def test_the_transfer_is_deterministic_and_works_from_landmarks_alone(faces):

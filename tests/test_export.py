@@ -47,7 +47,8 @@ def test_export_fp32_round_trip_gives_the_trained_generator(trained_run, tmp_pat
     entry = read_manifest(tmp_path / "weights")["models"]["beautygan"]
     assert entry["metrics"] == {"psnr": 21.5, "lips_ciede2000": 7.25}
     assert entry["config"] == {"width": 8, "residual_blocks": 1, "head_depth": 2, "residual_output": True,
-                               "stem_norm": "affine", "copy_gate": False}
+                               "stem_norm": "affine", "copy_gate": False,
+                               "copy_gate_dead_zone": 0.0}
     assert entry["working_size"] == 64  # the run's image_size: larger crops are run at 64 px
     assert entry["dtype"] == "float32"
     summary = loaded.training_summary

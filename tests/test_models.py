@@ -229,6 +229,19 @@ def test_copy_gates_start_closed_and_open_onto_the_reference():
         create_model("beautygan", copy_gate=True, residual_output=False)
 
 
+def test_a_copy_gate_dead_zone_closes_small_gates_and_shrinks_open_ones():
+    source, reference = (image.clamp(-1.0, 1.0) for image in example_inputs("generator", 64))
+    zoned = create_model("beautygan", copy_gate=True, copy_gate_dead_zone=0.05).eval()
+    with torch.no_grad():
+        zoned.decoder.transferred_head[-2].weight.zero_()  # the output is the source plus the gated copy alone
+        gate = zoned.decoder.copy_gates["transferred"].bias
+        gate.fill_(0.04 / COPY_GATE_SCALE)  # inside the dead zone: closed
+        assert torch.equal(zoned(source, reference)[0], source)
+        gate.fill_(0.55 / COPY_GATE_SCALE)  # half open once the dead zone is taken off
+        expected = (source + 0.5 * (reference - source)).clamp(-1.0, 1.0)
+        assert torch.allclose(zoned(source, reference)[0], expected, atol=1e-5)
+
+
 def test_slim_students_work_at_half_resolution_and_edit_their_inputs():
     model = create_model("slim-s").eval()
     source, reference = example_inputs("generator", 64)

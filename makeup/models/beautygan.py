@@ -69,10 +69,13 @@ class BeautyGANDecoder(nn.Module):
     instance-normalised features, which lose how light and how saturated a region of each image is; with a
     reference warped onto the source's geometry the gate copies its colours where makeup sits, exactly, as the
     example-based transfer does. The gates start at zero, so weights trained without them compute what they did.
+    `copy_gate_dead_zone` closes gates smaller than it (and shrinks the rest by as much): trained gates stay a
+    little open everywhere, and there a few hundredths of another face's skin, hair and background come across.
     """
 
     def __init__(self, in_channels: int, width: int, residual_blocks: int, head_depth: int,
-                 separable: bool = False, residual_output: bool = False, copy_gate: bool = False) -> None:
+                 separable: bool = False, residual_output: bool = False, copy_gate: bool = False,
+                 copy_gate_dead_zone: float = 0.0) -> None:
         super().__init__()
         if copy_gate and not residual_output:
             raise ValueError("copy_gate needs residual_output=True: the gate adds to the image a head edits")
@@ -83,6 +86,7 @@ class BeautyGANDecoder(nn.Module):
         self.transferred_head = OutputHead(width // 4, head_depth, residual=residual_output)
         self.demakeup_head = OutputHead(width // 4, head_depth, residual=residual_output)
         self.copy_gates = nn.ModuleDict()
+        self.copy_gate_dead_zone = copy_gate_dead_zone
         if copy_gate:
             for head in ("transferred", "demakeup"):
                 gate = nn.Conv2d(width // 4, 3, 3, padding=1)
@@ -95,10 +99,15 @@ class BeautyGANDecoder(nn.Module):
         x = self.up(self.blocks(self.down(x)))
         transferred, demakeup = self.transferred_head(x, source), self.demakeup_head(x, reference)
         if self.copy_gates:
-            gates = {head: COPY_GATE_SCALE * gate(x) for head, gate in self.copy_gates.items()}
+            gates = {head: self._dead_zoned(COPY_GATE_SCALE * gate(x)) for head, gate in self.copy_gates.items()}
             transferred = (transferred + gates["transferred"] * (reference - source)).clamp(-1.0, 1.0)
             demakeup = (demakeup + gates["demakeup"] * (source - reference)).clamp(-1.0, 1.0)
         return transferred, demakeup
+
+    def _dead_zoned(self, gate: torch.Tensor) -> torch.Tensor:
+        if not self.copy_gate_dead_zone:
+            return gate
+        return torch.sign(gate) * (gate.abs() - self.copy_gate_dead_zone).clamp(min=0.0)
 
 
 class BeautyGAN(MakeupGenerator):
@@ -108,7 +117,8 @@ class BeautyGAN(MakeupGenerator):
     the image from scratch; `encode` then also returns the images as `source` and `reference`.
     `stem_norm="affine"` (also the card default) keeps absolute colours in both branches' first layer, where the
     paper's instance norm removes them; same parameters, and "instance" is the paper's generator.
-    `copy_gate=True` adds the decoder's copy gates (see `BeautyGANDecoder`), for references warped onto the source.
+    `copy_gate=True` adds the decoder's copy gates (see `BeautyGANDecoder`, also for `copy_gate_dead_zone`), for
+    references warped onto the source.
     """
 
     # parameters that start at zero and leave the output as it was: weights saved without them still fit
@@ -116,12 +126,14 @@ class BeautyGAN(MakeupGenerator):
     zero_started_parameters = ("decoder.copy_gates.",)
 
     def __init__(self, width: int = 64, residual_blocks: int = 6, head_depth: int = 2,
-                 residual_output: bool = False, stem_norm: str = "instance", copy_gate: bool = False) -> None:
+                 residual_output: bool = False, stem_norm: str = "instance", copy_gate: bool = False,
+                 copy_gate_dead_zone: float = 0.0) -> None:
         super().__init__()
         self.residual_output = residual_output
         self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
         self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth,
-                                        residual_output=residual_output, copy_gate=copy_gate)
+                                        residual_output=residual_output, copy_gate=copy_gate,
+                                        copy_gate_dead_zone=copy_gate_dead_zone)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         source, reference = prepare_pair(source, reference)
@@ -162,7 +174,7 @@ register_model(
         gmacs=54.006,
         purpose="the teacher: best quality, the yardstick every student is measured against",
         config={"width": 64, "residual_blocks": 6, "head_depth": 2, "residual_output": True, "stem_norm": "affine",
-                "copy_gate": False},
+                "copy_gate": False, "copy_gate_dead_zone": 0.0},
         notes="source and reference encoders 64/128 ch, 6 residual blocks of 256, two heads "
               "[Conv3x3-IN-ReLU]x2 -> Conv7x7 -> tanh; all convs bias-free, InstanceNorm affine. Unlike the paper, "
               "the heads' tanh outputs are added to the input images (residual_output; no extra parameters, output "
