@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from makeup.models.base import Features, MakeupGenerator, prepare_pair
 from makeup.models.layers import (
@@ -71,6 +72,7 @@ class BeautyGANDecoder(nn.Module):
     example-based transfer does. The gates start at zero, so weights trained without them compute what they did.
     `copy_gate_dead_zone` closes gates smaller than it (and shrinks the rest by as much): trained gates stay a
     little open everywhere, and there a few hundredths of another face's skin, hair and background come across.
+    Gates inside it get no gradient, so it is for gates already trained open, not for new ones.
     """
 
     def __init__(self, in_channels: int, width: int, residual_blocks: int, head_depth: int,
@@ -79,6 +81,8 @@ class BeautyGANDecoder(nn.Module):
         super().__init__()
         if copy_gate and not residual_output:
             raise ValueError("copy_gate needs residual_output=True: the gate adds to the image a head edits")
+        if copy_gate_dead_zone < 0:
+            raise ValueError(f"copy_gate_dead_zone must be 0 or more (got {copy_gate_dead_zone})")
         block = DepthwiseSeparableResidualBlock if separable else ResidualBlock
         self.down = ConvNormReLU(in_channels, width, 4, stride=2, padding=1)
         self.blocks = nn.Sequential(*[block(width) for _ in range(residual_blocks)])
@@ -99,15 +103,12 @@ class BeautyGANDecoder(nn.Module):
         x = self.up(self.blocks(self.down(x)))
         transferred, demakeup = self.transferred_head(x, source), self.demakeup_head(x, reference)
         if self.copy_gates:
-            gates = {head: self._dead_zoned(COPY_GATE_SCALE * gate(x)) for head, gate in self.copy_gates.items()}
+            gates = {head: COPY_GATE_SCALE * gate(x) for head, gate in self.copy_gates.items()}
+            if self.copy_gate_dead_zone:  # not at 0: softshrink has no gradient there, and new gates start at 0
+                gates = {head: F.softshrink(g, self.copy_gate_dead_zone) for head, g in gates.items()}
             transferred = (transferred + gates["transferred"] * (reference - source)).clamp(-1.0, 1.0)
             demakeup = (demakeup + gates["demakeup"] * (source - reference)).clamp(-1.0, 1.0)
         return transferred, demakeup
-
-    def _dead_zoned(self, gate: torch.Tensor) -> torch.Tensor:
-        if not self.copy_gate_dead_zone:
-            return gate
-        return torch.sign(gate) * (gate.abs() - self.copy_gate_dead_zone).clamp(min=0.0)
 
 
 class BeautyGAN(MakeupGenerator):
