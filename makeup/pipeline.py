@@ -35,6 +35,7 @@ from makeup.face import (
 from makeup.face.errors import FaceError, NoFaceError
 from makeup.io import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from makeup.models import get_card, list_models
+from makeup.models.example_lips import paints_lips_by_example, with_example_lips
 from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.partial import check_regions, keep_regions, region_weight
@@ -361,7 +362,30 @@ class MakeupPipeline:
             transferred, removed = network(sources, references)
         outputs = tensor_to_image(transferred)
         outputs = [outputs] if outputs.ndim == 3 else list(outputs)
+        if paints_lips_by_example(network):
+            outputs = self._lips_by_example(outputs, source, reference)
         return outputs, tensor_to_image(removed[:1])
+
+    def _lips_by_example(self, outputs: list[np.ndarray], source: PreparedImage,
+                         reference: PreparedImage) -> list[np.ndarray]:
+        """The example-based transfer's lips over each output, for weights that ask for them
+        (`makeup.models.example_lips`). Where FaceMesh is not installed or finds no face in a crop, the
+        network's own lips: a paler lipstick but no failure."""
+        from makeup.regions import masks_from_landmarks
+
+        try:
+            reference_landmarks = reference.crop_landmarks()
+            source_landmarks = [source.crop_landmarks(i) for i in range(len(source.aligned))]
+        except (ImportError, FaceError) as error:
+            log.warning("lips left to the network (%s)", error)
+            return outputs
+        reference_masks = masks_from_landmarks(reference_landmarks, reference.crop.shape[:2])
+        return [
+            with_example_lips(output, aligned.crop, reference.crop,
+                              masks_from_landmarks(points, aligned.crop.shape[:2]), reference_masks, points,
+                              reference_landmarks)
+            for output, aligned, points in zip(outputs, source.aligned, source_landmarks)
+        ]
 
     def _references_on_sources(self, source: PreparedImage, reference: PreparedImage) -> list[np.ndarray]:
         """The reference crop warped onto each source crop, for generators trained that way

@@ -65,8 +65,10 @@ def test_a_teacher_with_rank1_kernels_decomposes_exactly_and_extra_blocks_are_th
 def test_the_shipped_teacher_decomposes_close_to_itself_where_random_blocks_do_not():
     from makeup.distill.build import load_teacher
 
+    from makeup.weights import read_manifest
+
     teacher = load_teacher("beautygan")
-    options = {"width": 64, "residual_blocks": 9, "head_depth": 2, "residual_output": True, "stem_norm": "affine"}
+    options = read_manifest()["models"]["beautygan"]["config"]  # the teacher's own: width, heads, copy gates
     torch.manual_seed(0)
     target = create_model("decomposed", **options).eval()
     random_blocks = create_model("decomposed", **options).eval()

@@ -222,7 +222,8 @@ def test_distillation_weights_without_a_teacher_are_refused(tmp_path):
         build_distill_terms(TrainConfig(distill_relation_weight=1.0), create_model("slim-s"))
     with pytest.raises(ValueError, match="needs a perceptual backbone"):
         build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0, perceptual_backbone="none",
-                                        distill_output_perceptual_weight=1.0), create_model("slim-s"))
+                                        distill_output_perceptual_weight=1.0, warp_reference=True),
+                            create_model("slim-s"))
 
 
 def test_a_student_must_see_its_references_as_its_teacher_did(tmp_path):
@@ -240,9 +241,12 @@ def test_a_student_must_see_its_references_as_its_teacher_did(tmp_path):
     terms = build_distill_terms(TrainConfig(teacher=str(warped), distill_output_weight=1.0, warp_reference=True),
                                 create_model("slim-s"))
     assert len(terms) == 1
-    with pytest.raises(ValueError, match="set warp_reference = false"):  # the shipped teacher takes aligned crops
-        build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0, warp_reference=True),
+    plain = save_weights(teacher, "beautygan", tmp_path / "plain", update_manifest=False, training={"config": {}})
+    with pytest.raises(ValueError, match="set warp_reference = false"):
+        build_distill_terms(TrainConfig(teacher=str(plain), distill_output_weight=1.0, warp_reference=True),
                             create_model("slim-s"))
+    with pytest.raises(ValueError, match="set warp_reference = true"):  # the shipped teacher takes warped references
+        build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0), create_model("slim-s"))
 
 
 def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):

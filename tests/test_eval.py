@@ -156,6 +156,24 @@ def test_a_weights_file_trained_on_warped_references_is_evaluated_on_warped_refe
         assert np.abs(output.astype(int) - expected).max() <= 1
 
 
+def test_a_weights_file_that_asks_for_example_lips_is_evaluated_with_them(tiny_cache, tmp_path):
+    from makeup.data.cache import FaceCache
+    from makeup.evaluate.runner import real_pairs, run_model
+    from makeup.models.example_lips import with_example_lips
+    from makeup.weights import save_weights
+
+    pairs = real_pairs(FaceCache(tiny_cache), 2, SIZE)
+    plain_file = _weights_file(tmp_path, "plain", seed=0)
+    plain_model = load_eval_models([str(plain_file)])[-1]
+    lips_file = save_weights(plain_model.module, weights_dir=tmp_path, dtype=torch.float32, update_manifest=False,
+                             training={"config": {"seed": 0}, "inference": {"example_lips": True}})
+    plain, with_lips = run_model(plain_model, pairs), run_model(load_eval_models([str(lips_file)])[-1], pairs)
+    for pair, before, after in zip(pairs, plain, with_lips):
+        expected = with_example_lips(before, pair.source, pair.reference, pair.source_masks, pair.reference_masks,
+                                     pair.source_landmarks, pair.reference_landmarks)
+        assert np.array_equal(after, expected) and not np.array_equal(after, before)
+
+
 def _pair(target: np.ndarray | None = None) -> EvalPair:
     rng = np.random.default_rng(0)
     source = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)

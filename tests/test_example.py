@@ -99,6 +99,27 @@ def test_the_example_transfer_on_a_synthetic_triplet_is_closer_to_the_truth_than
     assert np.array_equal(out[outside], source[outside])
 
 
+def test_example_lips_over_a_network_output_change_the_lips_alone_and_carry_the_lipstick(faces):
+    from makeup.evaluate.metrics import region_ciede2000
+    from makeup.models.example_lips import with_example_lips
+
+    (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
+    style = preset("berry-bold")
+    reference, truth = render(bare, reference_masks, style), render(source, source_masks, style)
+    # a network that carried nothing: its output is the source
+    out = with_example_lips(source.copy(), source, reference, source_masks, reference_masks, source_points,
+                            reference_points)
+    lips = source_masks["lips"]
+    full = example_transfer(source, reference, source_masks, reference_masks, source_points, reference_points)
+    assert region_ciede2000(out, truth, lips) < 0.6 * region_ciede2000(source, truth, lips)
+    # inside the lips, the example transfer's own lips (its other zones switched off change nothing there)
+    core = cv2.erode((lips > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    assert core.sum() > 50 and region_ciede2000(out, full, core) < 1.0
+    near_lips = cv2.dilate((lips > 0.01).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert np.array_equal(out[~near_lips], source[~near_lips])
+    assert not np.array_equal(out[near_lips], source[near_lips])
+
+
 def test_bare_looking_lips_move_part_way_and_lipstick_all_the_way(faces):
     from makeup.evaluate.metrics import region_ciede2000
 

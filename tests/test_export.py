@@ -96,3 +96,32 @@ def test_a_run_started_from_another_lists_both_stages_in_its_card(trained_run, t
     afresh = tiny_config(second, steps=1, checkpoint_every=1, generator_options=GENERATOR_OPTIONS)
     train(afresh, dataset=TinyFaces(count=2))
     assert checkpoint.read_start(second) is None
+
+
+def test_an_export_averaged_with_other_weights_that_asks_for_example_lips(trained_run, tmp_path):
+    from makeup.models import create_model
+    from makeup.models.example_lips import paints_lips_by_example
+    from makeup.weights import save_weights
+
+    run, generator = trained_run
+    other = create_model("beautygan", **GENERATOR_OPTIONS)
+    with torch.no_grad():
+        for mine, theirs in zip(generator.parameters(), other.parameters()):
+            theirs.copy_(mine + 1.0)
+    other_file = save_weights(other, "beautygan", tmp_path / "other", dtype=torch.float32, update_manifest=False)
+    code = cli_main(["export", str(run), "--name", "beautygan", "--dtype", "fp32", "--weights-dir",
+                     str(tmp_path / "weights"), "--average-with", str(other_file), "--average-share", "0.75",
+                     "--example-lips"])
+    assert code == 0
+    loaded = load_model("beautygan", weights_dir=tmp_path / "weights")
+    for averaged, mine in zip(loaded.generator.parameters(), generator.parameters()):
+        assert torch.allclose(averaged, mine + 0.25, atol=1e-6)
+    assert paints_lips_by_example(loaded) and not paints_lips_by_example(generator)
+    card = (tmp_path / "weights" / "beautygan.md").read_text()
+    assert "- averaged: 0.75 of this run's weights" in card and "- lips: the example-based transfer's" in card
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        export_generator(run, "beautygan", weights_dir=tmp_path / "bad", average_with=other_file, average_share=0)
+    wider = save_weights(create_model("beautygan", width=16, residual_blocks=1), "beautygan", tmp_path / "wider",
+                         dtype=torch.float32, update_manifest=False)
+    with pytest.raises(ValueError, match="not the same model"):
+        export_generator(run, "beautygan", weights_dir=tmp_path / "bad", average_with=wider)

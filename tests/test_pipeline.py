@@ -239,3 +239,21 @@ def test_a_model_trained_on_warped_references_gets_the_reference_warped_onto_eac
         expected = tensor_to_image(network(image_to_tensor(source.crop), image_to_tensor(on_source))[0])
     assert np.array_equal(warped, expected)
     assert not np.array_equal(warped, plain)
+
+
+def test_weights_that_ask_for_example_lips_get_them_over_the_network_output(detector, astronaut, grace_hopper):
+    pytest.importorskip("mediapipe")
+    from makeup.models.example_lips import with_example_lips
+    from makeup.regions import masks_from_landmarks
+
+    pipeline = MakeupPipeline(models=[OTHER_MODEL], device="cpu", crop_size=256, detector=detector)
+    network = pipeline.model(OTHER_MODEL)
+    source, reference = pipeline.prepare(astronaut, "source"), pipeline.prepare(grace_hopper, "reference")
+    plain = pipeline.transfer(source, reference, OTHER_MODEL).outputs[0]
+    # what a weights file exported with `makeup export --example-lips` says in its training summary
+    network.training_summary = {**network.training_summary, "inference": {"example_lips": True}}
+    with_lips = pipeline.transfer(source, reference, OTHER_MODEL).outputs[0]
+    source_points, reference_points = source.crop_landmarks(), reference.crop_landmarks()
+    expected = with_example_lips(plain, source.crop, reference.crop, masks_from_landmarks(source_points, (256, 256)),
+                                 masks_from_landmarks(reference_points, (256, 256)), source_points, reference_points)
+    assert np.array_equal(with_lips, expected) and not np.array_equal(with_lips, plain)

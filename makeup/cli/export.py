@@ -37,6 +37,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--trained-on", default=None, help="what the data was (default: from the checkpoint's config)")
     parser.add_argument("--limitations", metavar="TEXT", default=None,
                         help="where the model still falls short, as the card's 'Known limitations' section")
+    parser.add_argument("--example-lips", action="store_true",
+                        help="the weights run with the example-based transfer's lips over their output "
+                        "(makeup.models.example_lips)")
+    parser.add_argument("--average-with", metavar="FILE", default=None,
+                        help="average the run's weights with this weights file of the same model (a soup)")
+    parser.add_argument("--average-share", type=float, default=0.5, metavar="W",
+                        help="with --average-with: the run's share of the average, in (0, 1] (default 0.5)")
     parser.set_defaults(func=_run)
 
 
@@ -52,7 +59,8 @@ def _run(args: argparse.Namespace) -> int:
     path = export_generator(
         args.checkpoint, args.name, dtype=args.dtype, weights_dir=args.weights_dir,
         metrics_path=args.metrics, trained_on=args.trained_on, working_size=args.working_size,
-        limitations=args.limitations,
+        limitations=args.limitations, example_lips=args.example_lips, average_with=args.average_with,
+        average_share=args.average_share,
     )
     print(f"wrote {path} and its manifest entry")
     return 0

@@ -22,6 +22,7 @@ from torch import nn
 from makeup.data.cache import FaceCache
 from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_triplets, render_triplet, split_indices
 from makeup.evaluate import metrics
+from makeup.models.example_lips import paints_lips_by_example, with_example_lips
 from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
@@ -154,7 +155,11 @@ def run_model(
             _mask_stack([p.reference_masks for p in batch], device),
         )
         images = tensor_to_image(transferred)
-        outputs.extend(images if images.ndim == 4 else [images])
+        images = list(images) if images.ndim == 4 else [images]
+        if model.kind == "generator" and paints_lips_by_example(model.module):
+            images = [with_example_lips(image, p.source, p.reference, p.source_masks, p.reference_masks,
+                                        p.source_landmarks, p.reference_landmarks) for image, p in zip(images, batch)]
+        outputs.extend(images)
     return outputs
 
 

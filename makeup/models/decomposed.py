@@ -34,15 +34,20 @@ def _decode_pair(decoder: BeautyGANDecoder, features: Features) -> tuple[torch.T
 
 
 class DecomposedBeautyGAN(MakeupGenerator):
-    """The BeautyGAN teacher with every residual-block 3x3 conv replaced by depthwise 3x3 -> IN -> pointwise 1x1."""
+    """The BeautyGAN teacher with every residual-block 3x3 conv replaced by depthwise 3x3 -> IN -> pointwise 1x1.
+
+    `copy_gate` and `copy_gate_dead_zone` as in BeautyGAN's decoder, so that a teacher with copy gates decomposes.
+    """
 
     def __init__(self, width: int = 64, residual_blocks: int = 9, head_depth: int = 2,
-                 residual_output: bool = False, stem_norm: str = "instance") -> None:
+                 residual_output: bool = False, stem_norm: str = "instance", copy_gate: bool = False,
+                 copy_gate_dead_zone: float = 0.0) -> None:
         super().__init__()
         self.residual_output = residual_output
         self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
         self.decoder = BeautyGANDecoder(4 * width, 4 * width, residual_blocks, head_depth, separable=True,
-                                        residual_output=residual_output)
+                                        residual_output=residual_output, copy_gate=copy_gate,
+                                        copy_gate_dead_zone=copy_gate_dead_zone)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         return _encode_pair(self, source, reference)
@@ -60,7 +65,8 @@ class DDBStudent(MakeupGenerator):
     """
 
     def __init__(self, width: int = 16, teacher_width: int = 64, residual_blocks: int = 9,
-                 head_depth: int = 2, residual_output: bool = False, stem_norm: str = "instance") -> None:
+                 head_depth: int = 2, residual_output: bool = False, stem_norm: str = "instance",
+                 copy_gate: bool = False, copy_gate_dead_zone: float = 0.0) -> None:
         super().__init__()
         self.residual_output = residual_output
         self.encoder = TwoBranchEncoder((width, 2 * width), stem_norm)
@@ -69,7 +75,8 @@ class DDBStudent(MakeupGenerator):
             for branch in ("source", "reference")
         })
         self.decoder = BeautyGANDecoder(4 * teacher_width, 4 * teacher_width, residual_blocks, head_depth,
-                                        separable=True, residual_output=residual_output)
+                                        separable=True, residual_output=residual_output, copy_gate=copy_gate,
+                                        copy_gate_dead_zone=copy_gate_dead_zone)
 
     def encode(self, source: torch.Tensor, reference: torch.Tensor) -> Features:
         features = _encode_pair(self, source, reference)
@@ -91,7 +98,7 @@ register_model(
         gmacs=30.017,
         purpose="teacher of the published student; its decoder is the student's frozen decoder",
         config={"width": 64, "residual_blocks": 9, "head_depth": 2, "residual_output": False,
-                "stem_norm": "instance"},
+                "stem_norm": "instance", "copy_gate": False, "copy_gate_dead_zone": 0.0},
         notes="9 residual blocks of 256, each (DW3x3 -> IN -> PW1x1) -> IN -> ReLU -> (DW3x3 -> IN -> PW1x1) -> IN "
               "+ skip; encoder, down-sampling, up-sampling and heads as in beautygan",
     ),
@@ -107,7 +114,7 @@ register_model(
         gmacs=25.199,
         purpose="the published compressed student (2.1x fewer MACs than beautygan)",
         config={"width": 16, "teacher_width": 64, "residual_blocks": 9, "head_depth": 2, "residual_output": False,
-                "stem_norm": "instance"},
+                "stem_norm": "instance", "copy_gate": False, "copy_gate_dead_zone": 0.0},
         notes="two-branch encoder 16/32 ch, 1x1 conv + ReLU lifts 32 -> 128 per branch, decomposed teacher "
               "decoder; the feature loss at full resolution needs a 16 -> 64 adapter outside the model (deployed "
               "count, as published)",

@@ -182,7 +182,8 @@ def example_transfer(
     touched = np.maximum.reduce([zones[name] for name in ("skin", "eyes", "cheeks", "lips")]) > 0
     result = np.where(touched[..., None], result, source)
     # Eye shadow and liner: the reference's, fitted, painted on the source's lids (eyes and brows stay its own).
-    fitted = fit_eye_makeup(reference, reference_masks, _NATURAL_EYE_OFFSET, skin_reference_own)
+    fitted = (fit_eye_makeup(reference, reference_masks, _NATURAL_EYE_OFFSET, skin_reference_own)
+              if config.eyes > 0 else None)  # the fit is two thirds of the time
     if fitted is not None:
         sure = config.eyes * _ramp(fitted.gain, (config.fit_gain_low, config.fit_gain_high))
         if sure > 0:

@@ -41,6 +41,9 @@ def export_generator(
     trained_on: str | None = None,
     working_size: int | None = None,
     limitations: str | None = None,
+    example_lips: bool = False,
+    average_with: str | Path | None = None,
+    average_share: float = 0.5,
 ) -> Path:
     """Load the generator of the checkpoint at `source` and save it with `makeup.weights.save_weights`.
 
@@ -48,7 +51,10 @@ def export_generator(
     and the metrics of `metrics_path` (a JSON object) into the manifest; a markdown card is written beside it.
     `working_size` (default: the run's `image_size`) is the crop size the weights will run at inside larger
     crops (`makeup.models.working_size`); 0 lets them run at any input size as they are. `limitations` (where
-    the model still falls short) becomes a section of the card.
+    the model still falls short) becomes a section of the card. `example_lips` records that the weights run with
+    the example-based transfer's lips over their output (`makeup.models.example_lips`). `average_with` (a weights
+    file of the same architecture, e.g. the run's starting point) averages the two: `average_share` of this run,
+    the rest of that file's (a weight soup, Wortsman et al., ICML 2022).
     """
     import torch
 
@@ -69,6 +75,8 @@ def export_generator(
         )
     generator = create_model(name, **config.get("generator_options", {}))
     checkpoint.load_models(folder, {"generator": generator})
+    if average_with is not None:
+        _average(generator, name, Path(average_with), average_share)
     metrics = json.loads(Path(metrics_path).read_text()) if metrics_path else {}
     if not isinstance(metrics, dict):
         raise ValueError(f"{metrics_path} must hold a JSON object of metrics")
@@ -86,6 +94,10 @@ def export_generator(
         )
     training = {"steps": state["step"], "config": config, "data": data, "last_losses": _last_losses(run_dir),
                 "started_from": checkpoint.read_start(run_dir)}
+    if average_with is not None:
+        training["averaged_with"] = {"file": Path(average_with).name, "share_of_this_run": average_share}
+    if example_lips:
+        training["inference"] = {"example_lips": True}
     if working_size is None:
         working_size = int(config.get("image_size", 0))
     path = save_weights(
@@ -95,6 +107,33 @@ def export_generator(
     _write_card(path.with_suffix(".md"), get_card(name), training, trained_on, metrics, dtype, working_size,
                 limitations)
     return path
+
+
+def _average(generator, name: str, other_path: Path, share: float) -> None:
+    """`generator`'s parameters become `share` of their own plus the rest of `other_path`'s, in place. A
+    parameter the other file lacks (copy gates added in this run) counts as zero there, so it opens only as far
+    as the share."""
+    import torch
+
+    from makeup.weights import load_weights_file
+
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"average_share is this run's share of the average, in (0, 1]; got {share}")
+    other = load_weights_file(other_path, name, at_working_size=False).state_dict()
+    state = generator.state_dict()
+    unknown = sorted(set(other) - set(state))
+    if unknown:
+        raise ValueError(f"{other_path} has parameters this run's {name!r} lacks ({unknown[:3]}...): not the same "
+                         "model")
+    with torch.no_grad():
+        for key, value in state.items():
+            if not value.is_floating_point():
+                continue
+            if key in other and other[key].shape != value.shape:
+                raise ValueError(f"{other_path}: {key} is {tuple(other[key].shape)}, this run's "
+                                 f"{tuple(value.shape)}: not the same model")
+            theirs = other[key].to(value.dtype) if key in other else torch.zeros_like(value)
+            value.copy_(share * value + (1.0 - share) * theirs)
 
 
 def _write_card(
@@ -115,6 +154,11 @@ def _write_card(
         f"- training: {_stage(training['steps'], config)}",
         f"- loss weights: {_loss_weights(config)}",
     ]
+    if config.get("generator_options"):
+        lines.append(f"- generator options: {config['generator_options']}")
+    if config.get("warp_reference"):
+        lines.append("- references warped onto the source's face through FaceMesh landmarks, in training and at "
+                     "inference (`makeup.models.reference_input`)")
     if config.get("teacher"):
         lines.append(f"- distilled from: `{config['teacher']}`; {_distillation_weights(config)}")
     if config.get("init_decomposition"):
@@ -130,6 +174,13 @@ def _write_card(
         lines.append(f"- started from: `{earlier['checkpoint']}`, {_stage(earlier['step'], earlier['config'])}; "
                      f"loss weights {_loss_weights(earlier['config'])}{distilled}")
         earlier = earlier.get("started_from")
+    averaged = training.get("averaged_with")
+    if averaged:
+        lines.append(f"- averaged: {averaged['share_of_this_run']} of this run's weights, the rest of "
+                     f"`{averaged['file']}`'s (a weight soup)")
+    if training.get("inference", {}).get("example_lips"):
+        lines.append("- lips: the example-based transfer's, laid over the output on the source's lips "
+                     "(`makeup.models.example_lips`); it needs both faces' FaceMesh landmarks")
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
                      "upsampled back onto them")
