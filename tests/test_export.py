@@ -98,7 +98,7 @@ def test_a_run_started_from_another_lists_both_stages_in_its_card(trained_run, t
     assert checkpoint.read_start(second) is None
 
 
-def test_an_export_averaged_with_other_weights_that_asks_for_example_lips(trained_run, tmp_path):
+def test_an_export_averaged_with_other_weights_that_asks_for_example_lips(trained_run, tmp_path, capsys):
     from makeup.models import create_model
     from makeup.models.example_lips import paints_lips_by_example
     from makeup.weights import save_weights
@@ -119,8 +119,10 @@ def test_an_export_averaged_with_other_weights_that_asks_for_example_lips(traine
     assert paints_lips_by_example(loaded) and not paints_lips_by_example(generator)
     card = (tmp_path / "weights" / "beautygan.md").read_text()
     assert "- averaged: 0.75 of this run's weights" in card and "- lips: the example-based transfer's" in card
-    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
-        export_generator(run, "beautygan", weights_dir=tmp_path / "bad", average_with=other_file, average_share=0)
+    assert cli_main(["export", str(run), "--name", "beautygan", "--weights-dir", str(tmp_path / "bad"),
+                     "--average-with", str(other_file), "--average-share", "0"]) == 1
+    assert "error: average_share is this run's share of the average, in (0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()  # nothing written
     wider = save_weights(create_model("beautygan", width=16, residual_blocks=1), "beautygan", tmp_path / "wider",
                          dtype=torch.float32, update_manifest=False)
     with pytest.raises(ValueError, match="not the same model"):

@@ -54,14 +54,20 @@ def _run(args: argparse.Namespace) -> int:
         print("error: --name is required: the registry name the weights are for, e.g. --name beautygan",
               file=sys.stderr)
         return 2
+    from makeup.train.checkpoint import CheckpointError
     from makeup.train.export import export_generator
+    from makeup.weights import WeightsError
 
-    path = export_generator(
-        args.checkpoint, args.name, dtype=args.dtype, weights_dir=args.weights_dir,
-        metrics_path=args.metrics, trained_on=args.trained_on, working_size=args.working_size,
-        limitations=args.limitations, example_lips=args.example_lips, average_with=args.average_with,
-        average_share=args.average_share,
-    )
+    try:
+        path = export_generator(
+            args.checkpoint, args.name, dtype=args.dtype, weights_dir=args.weights_dir,
+            metrics_path=args.metrics, trained_on=args.trained_on, working_size=args.working_size,
+            limitations=args.limitations, example_lips=args.example_lips, average_with=args.average_with,
+            average_share=args.average_share,
+        )
+    except (CheckpointError, WeightsError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {path} and its manifest entry")
     return 0
 

@@ -2,9 +2,9 @@
 
 Why: the example-based transfer (`makeup.synth.example`) copies the reference's lip colour pixel by pixel onto the
 source's own lip shading, and no network trained here follows it there. On the synthetic test triplets it comes
-closer to the exact truth on the lips than the networks (CIEDE2000 5.09 against the first shipped teacher's 5.25,
-192 triplets at 256 px), and on real references it carries lipstick far further (EMD lips 5.64 against 5.97 with
-this overlay, 8.82 without, 48 pairs); the networks carry eye makeup and keep the skin better than it does. A
+closer to the exact truth on the lips than the networks (CIEDE2000 5.09 against the two-stage teacher's 5.25, 192
+test triplets at 256 px), and on real references it carries lipstick far further (EMD lips 5.64 against that
+teacher's 8.82, 48 test pairs); the networks carry eye makeup and keep the skin better than it does. A
 weights file whose training summary says `example_lips` is run so: the network's output everywhere but on the
 source's lips, the example-based transfer's there (the lip mask feathered over a pixel and a half at 256 px).
 Like a warped reference (`makeup.models.reference_input`) it needs both crops' FaceMesh landmarks; where a face
