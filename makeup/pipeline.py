@@ -373,12 +373,10 @@ class MakeupPipeline:
         network's own lips: a paler lipstick but no failure."""
         from makeup.regions import masks_from_landmarks
 
-        try:
-            reference_landmarks = reference.crop_landmarks()
-            source_landmarks = [source.crop_landmarks(i) for i in range(len(source.aligned))]
-        except (ImportError, FaceError) as error:
-            log.warning("lips left to the network (%s)", error)
+        found = _landmarks_of_crops(source, reference, "lips left to the network")
+        if found is None:
             return outputs
+        reference_landmarks, source_landmarks = found
         reference_masks = masks_from_landmarks(reference_landmarks, reference.crop.shape[:2])
         return [
             with_example_lips(output, aligned.crop, reference.crop,
@@ -391,12 +389,10 @@ class MakeupPipeline:
         """The reference crop warped onto each source crop, for generators trained that way
         (`makeup.models.reference_input`). Where FaceMesh is not installed or finds no face in a crop, the
         aligned crop itself: the similarity alignment the model also knows, a weaker transfer but no failure."""
-        try:
-            reference_landmarks = reference.crop_landmarks()
-            source_landmarks = [source.crop_landmarks(i) for i in range(len(source.aligned))]
-        except (ImportError, FaceError) as error:
-            log.warning("reference not warped onto the source (%s); using the aligned crop", error)
+        found = _landmarks_of_crops(source, reference, "reference not warped onto the source, using the aligned crop")
+        if found is None:
             return [reference.crop] * len(source.aligned)
+        reference_landmarks, source_landmarks = found
         return [warp_to(reference.crop, reference_landmarks, points) for points in source_landmarks]
 
     def _regions(self, source: PreparedImage, reference: PreparedImage) -> tuple[torch.Tensor, ...]:
@@ -421,6 +417,17 @@ class MakeupPipeline:
             tensor(np.stack(source_landmarks)),
             tensor(reference_landmarks).expand(count, -1, -1),
         )
+
+
+def _landmarks_of_crops(source: PreparedImage, reference: PreparedImage,
+                        fallback: str) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """(reference crop landmarks, landmarks of each source crop), or None with a warning naming `fallback` where
+    FaceMesh is not installed or finds no face in a crop."""
+    try:
+        return reference.crop_landmarks(), [source.crop_landmarks(i) for i in range(len(source.aligned))]
+    except (ImportError, FaceError) as error:
+        log.warning("%s (%s)", fallback, error)
+        return None
 
 
 def blend(source: np.ndarray, output: np.ndarray, intensity: float) -> np.ndarray:

@@ -111,8 +111,8 @@ def export_generator(
 
 def _average(generator, name: str, other_path: Path, share: float) -> None:
     """`generator`'s parameters become `share` of their own plus the rest of `other_path`'s, in place. A
-    parameter the other file lacks (copy gates added in this run) counts as zero there, so it opens only as far
-    as the share."""
+    parameter the other file may lack (the generator's `zero_started_parameters`, such as copy gates added in this
+    run) counts as zero there, so it opens only as far as the share."""
     import torch
 
     from makeup.weights import load_weights_file
@@ -121,10 +121,12 @@ def _average(generator, name: str, other_path: Path, share: float) -> None:
         raise ValueError(f"average_share is this run's share of the average, in (0, 1]; got {share}")
     other = load_weights_file(other_path, name, at_working_size=False).state_dict()
     state = generator.state_dict()
+    optional = getattr(generator, "zero_started_parameters", ())
+    lacking = [key for key in state if key not in other and not key.startswith(optional)]
     unknown = sorted(set(other) - set(state))
-    if unknown:
-        raise ValueError(f"{other_path} has parameters this run's {name!r} lacks ({unknown[:3]}...): not the same "
-                         "model")
+    if unknown or lacking:
+        raise ValueError(f"{other_path} and this run's {name!r} differ in parameters ({(unknown + lacking)[:3]}...): "
+                         "not the same model")
     with torch.no_grad():
         for key, value in state.items():
             if not value.is_floating_point():
