@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from makeup.app import AppLimits, build_app, limit_malloc_arenas  # noqa: E402
-from makeup.pipeline import MakeupPipeline  # noqa: E402
+from makeup.transfer import MakeupPipeline  # noqa: E402
 
 log = logging.getLogger("makeup.demo")
 

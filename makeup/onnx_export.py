@@ -5,8 +5,8 @@ H and W any multiples of 4), outputs `transferred` and `demakeup`. Weights train
 best at it: the file's metadata says which (`working_size`), and shrinking the crops to it is the caller's job,
 as `makeup.models.working_size.AtWorkingSize` does in PyTorch. Weights trained on references warped onto their
 sources (`makeup.models.reference_input`) say so too (`reference`): the caller warps the reference crop onto the
-source crop first, as `makeup.synth.correspondence.warp_to` does. Weights whose lips come from the example-based
-transfer (`makeup.models.example_lips`) say so (`lips`): the caller lays those lips over the output.
+source crop first, as `makeup.classical.correspondence.warp_to` does. Weights whose lips come from the example-based
+transfer (`makeup.classical.example_lips`) say so (`lips`): the caller lays those lips over the output.
 
 Needs the `onnx` extra (`pip install -e ".[onnx]"`).
 """
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from makeup.models.example_lips import paints_lips_by_example
+from makeup.classical.example_lips import paints_lips_by_example
 from makeup.models.reference_input import warps_reference
 
 INPUTS = ("source", "reference")
@@ -129,8 +129,8 @@ def export_shipped(name: str, path: str | Path, weights_dir: str | Path | None =
         metadata["working_size"] = str(working_size)
     if warps_reference(model):
         metadata["reference"] = ("warped onto the source's geometry through both faces' FaceMesh landmarks "
-                                 "(makeup.synth.correspondence.warp_to) before the call")
+                                 "(makeup.classical.correspondence.warp_to) before the call")
     if paints_lips_by_example(model):
         metadata["lips"] = ("the example-based transfer's, laid over the transferred output on the source's lips "
-                            "(makeup.models.example_lips.with_example_lips)")
+                            "(makeup.classical.example_lips.with_example_lips)")
     return export_onnx(model, path, metadata)

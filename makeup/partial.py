@@ -41,11 +41,11 @@ def check_regions(regions: Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(name for name in PARTIAL_REGIONS if name in chosen)
 
 
-def region_weight(landmarks: np.ndarray, shape: tuple[int, int], regions: Iterable[str]) -> np.ndarray:
-    """An HxW float32 weight in [0, 1]: 1 on the chosen parts, fading to 0 within a few pixels beyond them."""
-    from makeup.regions import masks_from_landmarks
+def region_weight(masks: dict[str, np.ndarray], regions: Iterable[str]) -> np.ndarray:
+    """An HxW float32 weight in [0, 1]: 1 on the chosen parts, fading to 0 within a few pixels beyond them.
 
-    masks = masks_from_landmarks(landmarks, shape)
+    masks: the crop's `makeup.regions` masks (`makeup.regions.masks_from_landmarks`)."""
+    shape = masks["face"].shape
     side = min(shape)
     eyes = np.maximum.reduce([masks[name] for name in _EYE_PARTS])
     parts = {

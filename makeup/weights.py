@@ -21,7 +21,7 @@ from torch import nn
 
 from makeup.models import create_model, get_card
 from makeup.models.working_size import AtWorkingSize, check_working_size, gmacs_at_working_size
-from makeup.profile import count_macs, count_params, example_inputs
+from makeup.bench.profile import count_macs, count_params, example_inputs
 
 WEIGHTS_FORMAT = "makeup-weights/1"
 MANIFEST_NAME = "manifest.json"

@@ -5,8 +5,9 @@ with the same steps, data and seed, and val curves for each.
                                [--arms data kd cd srp all data-seed1] [--out runs/ablation]
     python scripts/ablation.py --report-only    # re-measure the runs already in --out
 
-Arms: `data` learns from the data alone (synthetic ground truth), `kd` adds output distillation, `cd`
-collaborative distillation, `srp` semantic-relation distillation, `all` the three; `data-seed1` is `data` again
+Arms: `data` learns from the data alone (synthetic ground truth, and the pseudo targets of real pairs when the
+config weights them), `kd` adds output distillation, `cd` collaborative distillation, `srp` semantic-relation
+distillation, `all` the three; `outputs` learns from the teacher's outputs alone; `data-seed1` is `data` again
 with other initial weights and sample order (`init_seed`), to show the seed-to-seed spread. A run already in
 --out resumes; one that has finished is only measured. Each arm's checkpoints at --points even steps are measured
 on the val split (synthetic triplets and real pairs of the prepared 256 px cache, at the crop size the pipeline
@@ -29,6 +30,8 @@ ARMS = {
     "srp": ("srp", {}),
     "all": ("kd,cd,srp", {}),
     "data-seed1": ("none", {"init_seed": 1}),
+    # the teacher's outputs alone: no synthetic ground truth, no pseudo targets of real pairs
+    "outputs": ("kd", {"paired_weight": 0.0, "pseudo_target_weight": 0.0}),
 }
 CURVE_METRICS = (("synthetic", "psnr", "val PSNR (dB)"), ("synthetic", "de_lips", "val ΔE00 lips"),
                  ("real", "emd_lips", "val real EMD lips"), ("real", "emd_eyeshadow", "val real EMD eye shadow"))
@@ -43,10 +46,10 @@ def train_arm(name: str, args: argparse.Namespace) -> None:
                "--set", f"decay_start={args.steps * 3 // 4}", "--set", f"checkpoint_every={every}",
                "--set", f"keep_checkpoints={args.points + 1}", "--set", "max_minutes=0",
                "--set", f"sample_every={args.steps}"]
-    for key, value in extra.items():
-        command += ["--set", f"{key}={value}"]
     for assignment in args.assignments:  # the same for every arm
         command += ["--set", assignment]
+    for key, value in extra.items():  # after them: an arm's own settings win
+        command += ["--set", f"{key}={value}"]
     if (run_dir / "checkpoints").is_dir():
         command.append("--resume")
     print(f"[{name}] {' '.join(command[2:])}", flush=True)
@@ -66,7 +69,9 @@ def checkpoint_generators(run_dir: Path):
         generator = create_model(config["generator"], **config["generator_options"])
         checkpoint.load_models(folder, {"generator": generator})
         generator.eval()
+        # what the exported weights would record, so a student of warped references is measured on them
         wrapped = AtWorkingSize(generator, config["image_size"]) if config["image_size"] < 256 else generator
+        wrapped.training_summary = {"config": config}
         yield int(folder.name.split("_")[1]), wrapped
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     from makeup.app import AppLimits, build_app
     from makeup.app.catalog import default_selection, model_entries
     from makeup.app.examples import public_domain_portraits
-    from makeup.pipeline import MakeupPipeline
+    from makeup.transfer import MakeupPipeline
 
     imported = time.perf_counter() - start
     pipeline = MakeupPipeline(allow_untrained=True)

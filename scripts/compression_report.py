@@ -6,8 +6,9 @@ For each model as it ships (weights trained at a smaller working size run at it 
 app): params, GMACs per 256 px crop, fp16 size on disk, CPU latency at batch 1 (warm median) and its ratio to the
 teacher's in this run; quality on held-out synthetic triplets (PSNR, SSIM, CIEDE2000 per region) and on real
 pairs (EMD lips and eye shadow); fidelity to the teacher (PSNR of the model's output against the teacher's).
-Writes bench-results/compression.json, replaces the table between the markers in docs/compression.md, and saves
-the frontier plot (quality against GMACs, log scale) as docs/compression-frontier.png. It takes minutes: run it on
+Writes bench-results/compression.json, replaces the table between the markers in docs/compression.md, saves
+the frontier plot (quality against GMACs, log scale) as docs/compression-frontier.png and records every model's
+CPU latency in weights/manifest.json (`benchmarks.cpu`, what the app's latency-quality chart plots). It takes minutes: run it on
 purpose, on an otherwise idle machine.
 """
 
@@ -36,7 +37,7 @@ def speed_and_size(rows, repeats: int, threads: int) -> dict[str, dict]:
     """Params, GMACs, disk size and CPU latency of each evaluated row (identity left out)."""
     import torch
 
-    from makeup.profile import count_flops, count_params, example_inputs, measure_latency
+    from makeup.bench.profile import count_flops, count_params, example_inputs, measure_latency
     from makeup.weights import default_weights_dir, read_manifest
 
     manifest = read_manifest()["models"]
@@ -204,6 +205,25 @@ def replace_table(document: Path, table: str) -> None:
     document.write_text(pattern.sub(lambda _: f"{TABLE_START}\n{table}\n{TABLE_END}", text))
 
 
+def record_latencies(record: dict) -> Path:
+    """Every measured model's CPU latency into the manifest's `benchmarks.cpu` (the app's chart reads it)."""
+    from makeup.weights import MANIFEST_NAME, default_weights_dir
+
+    path = default_weights_dir() / MANIFEST_NAME
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("benchmarks", {})["cpu"] = {
+        "command": "python scripts/compression_report.py",
+        "machine": f"{record['cpu']}, {record['threads']} torch threads, torch {record['torch']}",
+        "ms": {row["model"]: round(row["cpu_ms"], 1) for row in record["models"] if row.get("cpu_ms") is not None},
+        "notes": f"{record['crop']}x{record['crop']} crops, batch 1, warm median of {record['repeats']} runs, every "
+                 "model as it ships (weights trained at 128 px run at that working size inside the crop); the "
+                 "networks alone: the pair stage (FaceMesh, masks, the warped reference, the example lips) is "
+                 "timed by makeup bench --pipeline, classical excludes its masks and example its landmarks.",
+    }
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path("cache/faces-256"))
@@ -230,7 +250,8 @@ def main() -> None:
     if args.doc.is_file():
         replace_table(args.doc, table)
     plot_frontier(record, args.plot)
-    print(f"\n(written to {args.json}, {args.doc} and {args.plot})")
+    manifest = record_latencies(record)
+    print(f"\n(written to {args.json}, {args.doc}, {args.plot} and {manifest})")
 
 
 if __name__ == "__main__":

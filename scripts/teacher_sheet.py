@@ -40,7 +40,7 @@ def labelled(tile: np.ndarray, text: str) -> np.ndarray:
 
 
 def main() -> None:
-    from makeup.pipeline import MakeupPipeline
+    from makeup.transfer import MakeupPipeline
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", default=None, help="trained weights folder (default: weights/)")

@@ -17,7 +17,7 @@ def demo_server(folder: Path, **environ: str):
 
     Yields once its /config answers (`.config`; None if it never did, `.process` tells whether it died);
     `.output` holds everything it printed once the block is left."""
-    from makeup.stress import free_port, wait_until_up
+    from makeup.bench.stress import free_port, wait_until_up
 
     port = free_port()
     environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),

@@ -16,8 +16,8 @@ from PIL import Image
 from makeup.app import AppLimits, build_app
 from makeup.app.catalog import chart_points, default_selection, model_entries
 from makeup.app.examples import folder_examples, gather_examples
-from makeup.app.handlers import OUTPUT_MODES, TABLE_HEADERS, Handlers
-from makeup.pipeline import MakeupPipeline
+from makeup.app.handlers import OUTPUT_MODES, SHARED_ROW, TABLE_HEADERS, Handlers
+from makeup.transfer import MakeupPipeline
 from makeup.weights import UntrainedModelWarning, has_weights
 
 UNTRAINED = "beautygan-concat"  # an architecture without trained weights
@@ -67,9 +67,11 @@ def test_compare_runs_every_model_on_one_detection(handlers, photos, astronaut):
         assert "ms (cpu)" in caption
     assert "UNTRAINED" in comparison.caption(UNTRAINED) and "random weights" in comparison.notes()
     rows = comparison.table()
-    assert [row[0] for row in rows] == models and all(len(row) == len(TABLE_HEADERS) for row in rows)
-    load, detect = TABLE_HEADERS.index("load ms"), TABLE_HEADERS.index("detect ms")
-    assert rows[0][load] == rows[1][load] and rows[0][detect] == rows[1][detect] > 0  # shared stages
+    assert [row[0] for row in rows] == [SHARED_ROW, *models] and all(len(row) == len(TABLE_HEADERS) for row in rows)
+    detect, pair, model = (TABLE_HEADERS.index(f"{stage} ms") for stage in ("detect", "pair", "model"))
+    # the shared stages appear once, in the first row; each model's row holds its own stages
+    assert rows[0][detect] > 0 and rows[0][pair] != "" and rows[0][model] == ""
+    assert all(row[detect] == "" and row[model] > 0 for row in rows[1:])
     before, after = comparison.before(models[0]), comparison.image(models[0])
     assert np.array_equal(before, astronaut) and not np.array_equal(after, astronaut)
     shown = comparison.detections()
@@ -113,7 +115,7 @@ def test_an_unexpected_failure_is_logged_and_summarised(handlers, photos, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory in a kernel")
 
-    monkeypatch.setattr(handlers.pipeline, "transfer", broken)
+    monkeypatch.setattr(handlers.pipeline, "transfer_pair", broken)
     with pytest.raises(gr.Error, match="failed unexpectedly \\(RuntimeError\\)") as caught:
         handlers.compare(photos["astronaut"], photos["grace"], [UNTRAINED])
     assert "kernel" not in str(caught.value)  # internals stay in the log
@@ -242,7 +244,7 @@ def test_api_compare_returns_one_captioned_image_per_model(client, photos, astro
                                     output=OUTPUT_MODES[1], api_name="/compare")
     assert [item["caption"].split(" · ")[0] for item in gallery] == models
     assert all(np.asarray(Image.open(item["image"])).shape == (256, 256, 3) for item in gallery)
-    assert [row[0] for row in table["data"]] == models and table["headers"] == TABLE_HEADERS
+    assert [row[0] for row in table["data"]] == [SHARED_ROW, *models] and table["headers"] == TABLE_HEADERS
 
 
 def test_api_bad_upload_gives_the_readable_error(client, photos):

@@ -20,7 +20,7 @@ from makeup.cli import main as cli
 from makeup.errors import InputImageError
 from makeup.face import FaceTooSmallError, NoFaceError
 from makeup.io import ImageSizeError, ImageTooLargeError, TruncatedImageError, UnreadableImageError
-from makeup.pipeline import MakeupPipeline
+from makeup.transfer import MakeupPipeline
 
 MODEL = "slim-m"  # a small, fast student: the photo handling is under test, not the model
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from makeup.app import AppLimits, build_app
 from makeup.app.catalog import model_entries
-from makeup.pipeline import MakeupPipeline
+from makeup.transfer import MakeupPipeline
 from makeup.weights import UntrainedModelWarning
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from makeup.evaluate import metrics
-from makeup.models.classical import MASK_REGIONS, METHODS, ClassicalTransfer, lab_to_rgb, rgb_to_lab
+from makeup.classical.lab import MASK_REGIONS, METHODS, ClassicalTransfer, lab_to_rgb, rgb_to_lab
 from makeup.models.registry import create_model, get_card, list_models
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 

@@ -138,7 +138,7 @@ def test_a_weights_file_trained_on_warped_references_is_evaluated_on_warped_refe
     from makeup.data.cache import FaceCache
     from makeup.evaluate.runner import real_pairs, run_model
     from makeup.models.tensors import image_to_tensor, tensor_to_image
-    from makeup.synth.correspondence import warp_to
+    from makeup.classical.correspondence import warp_to
     from makeup.weights import save_weights
 
     pairs = real_pairs(FaceCache(tiny_cache), 2, SIZE)
@@ -159,7 +159,7 @@ def test_a_weights_file_trained_on_warped_references_is_evaluated_on_warped_refe
 def test_a_weights_file_that_asks_for_example_lips_is_evaluated_with_them(tiny_cache, tmp_path):
     from makeup.data.cache import FaceCache
     from makeup.evaluate.runner import real_pairs, run_model
-    from makeup.models.example_lips import with_example_lips
+    from makeup.classical.example_lips import with_example_lips
     from makeup.weights import save_weights
 
     pairs = real_pairs(FaceCache(tiny_cache), 2, SIZE)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from makeup.synth import preset, render
-from makeup.synth.correspondence import Correspondence, control_points, warp_maps, warp_to
-from makeup.synth.example import (
+from makeup.classical.correspondence import Correspondence, control_points, warp_maps, warp_to
+from makeup.classical.example import (
     DEFAULT_CONFIG,
     ExampleTransferConfig,
     example_transfer,
@@ -21,6 +21,28 @@ from makeup.synth.example import (
 )
 
 SIZE = 256
+
+
+def test_example_lips_on_the_mouth_box_equal_the_whole_crop_transfer(faces):
+    """The pair stage computes the example lips on the box around the source's lips only; the result is the
+    lips-only example transfer of the whole crop, feathered over the output, within a grey level."""
+    from makeup.classical.example_lips import FEATHER_AT_256, LIPS_ONLY, lips_layer, reference_lips, with_example_lips
+
+    for (source, source_points, source_masks), (bare, reference_points, reference_masks) in (faces, faces[::-1]):
+        for reference in (bare, render(bare, reference_masks, preset("classic-red"))):
+            output = render(source, source_masks, preset("smoky-eye"))  # a network's output, eye makeup and all
+            whole = example_transfer(source, reference, source_masks, reference_masks, source_points,
+                                     reference_points, LIPS_ONLY)
+            weight = cv2.GaussianBlur(source_masks["lips"].astype(np.float32), (0, 0), FEATHER_AT_256)[..., None]
+            expected = np.clip(np.rint(output * (1.0 - weight) + whole * weight), 0, 255)
+            boxed = with_example_lips(output, source, reference, source_masks, reference_masks, source_points,
+                                      reference_points)
+            assert np.abs(boxed.astype(int) - expected.astype(int)).max() <= 1
+            assert not np.array_equal(boxed, output)
+            layer = lips_layer(source, source_masks, reference_lips(reference, reference_masks),
+                               Correspondence(reference_points, source_points, source.shape[:2]))
+            y0, y1, x0, x1 = layer.box
+            assert (y1 - y0) * (x1 - x0) < 0.15 * source.shape[0] * source.shape[1]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +123,7 @@ def test_the_example_transfer_on_a_synthetic_triplet_is_closer_to_the_truth_than
 
 def test_example_lips_over_a_network_output_change_the_lips_alone_and_carry_the_lipstick(faces):
     from makeup.evaluate.metrics import region_ciede2000
-    from makeup.models.example_lips import with_example_lips
+    from makeup.classical.example_lips import with_example_lips
 
     (source, source_points, source_masks), (bare, reference_points, reference_masks) = faces
     style = preset("berry-bold")
@@ -182,8 +204,8 @@ def test_lids_move_only_as_far_as_the_reference_wears_eye_makeup(faces):
 
 def _fit(image, masks):
     from makeup.regions import face_geometry
-    from makeup.synth.example import _NATURAL_EYE_OFFSET, _base_layer, _local_skin_tone
-    from makeup.synth.eye_fit import fit_eye_makeup
+    from makeup.classical.example import _NATURAL_EYE_OFFSET, _base_layer, _local_skin_tone
+    from makeup.classical.eye_fit import fit_eye_makeup
 
     unit = max(face_geometry(masks).eye_distance, 8.0)
     skin = _local_skin_tone(_base_layer(_lab(image), unit, ExampleTransferConfig()), masks, unit)
@@ -251,7 +273,7 @@ def test_the_transfer_is_deterministic_and_works_from_landmarks_alone(faces):
 
 def test_the_example_method_is_registered_and_runs_in_the_pipeline(detector, astronaut, grace_hopper):
     from makeup.models import create_model, get_card, list_models
-    from makeup.pipeline import MakeupPipeline
+    from makeup.transfer import MakeupPipeline
 
     assert "example" in list_models("classical") and get_card("example").params == 0
     model = create_model("example", foundation=0.0)

@@ -100,7 +100,7 @@ def test_a_run_started_from_another_lists_both_stages_in_its_card(trained_run, t
 
 def test_an_export_averaged_with_other_weights_that_asks_for_example_lips(trained_run, tmp_path, capsys):
     from makeup.models import create_model
-    from makeup.models.example_lips import paints_lips_by_example
+    from makeup.classical.example_lips import paints_lips_by_example
     from makeup.weights import save_weights
 
     run, generator = trained_run

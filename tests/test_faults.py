@@ -13,7 +13,7 @@ import torch
 from makeup.app import build_app
 from makeup.app.catalog import model_entries
 from makeup.models import create_model
-from makeup.pipeline import MakeupPipeline
+from makeup.transfer import MakeupPipeline
 from makeup.weights import (ChecksumMismatchError, CorruptWeightsError, UntrainedModelWarning, WeightsError,
                             WrongArchitectureError, load_weights_file, read_manifest, save_weights)
 

@@ -11,7 +11,7 @@ from makeup.models import ModelCard, UnknownModelError, create_model, get_card, 
 from makeup.models.base import MakeupGenerator
 from makeup.models.beautygan import COPY_GATE_SCALE
 from makeup.models.layers import ChannelAffine, InstanceNorm
-from makeup.profile import count_params, example_inputs
+from makeup.bench.profile import count_params, example_inputs
 
 GENERATORS = list_models("generator")
 MEASURED = list_models()  # every card's figures are checked, the classical method's included
@@ -294,3 +294,22 @@ def test_relation_matrix_is_channel_free_and_pooled():
     wider = torch.cat([features, features], dim=1) * 3.0
     assert torch.allclose(relation_matrix(wider), relations, atol=1e-5)
     assert relation_matrix(torch.randn(1, 4, 128, 96), max_side=32).shape == (1, 32 * 24, 32 * 24)
+
+
+def test_the_models_layer_imports_nothing_above_it():
+    """`makeup.models` holds networks and their registry: its modules import only each other, never the data,
+    training, classical, transfer or app layers (the registry names classical methods as strings only)."""
+    import ast
+    from pathlib import Path
+
+    import makeup.models
+
+    folder = Path(makeup.models.__file__).parent
+    upward = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            upward += [f"{path.name}: {name}" for name in names
+                       if name.split(".")[0] == "makeup" and not name.startswith("makeup.models")]
+    assert len(list(folder.glob("*.py"))) > 5 and not upward, upward

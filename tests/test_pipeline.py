@@ -11,7 +11,7 @@ import torch
 
 from makeup.face import FaceDetector, FaceTooSmallError, NoFaceError, face_mask, pasted_region
 from makeup.io import UnreadableImageError, save_image
-from makeup.pipeline import MakeupPipeline, PreparedImage, UntrainedModelError, blend
+from makeup.transfer import STAGES, MakeupPipeline, PreparedImage, UntrainedModelError, blend
 from makeup.weights import UntrainedModelWarning, WeightsError
 
 UNTRAINED_MODEL = "beautygan-concat"  # an architecture without trained weights
@@ -69,7 +69,7 @@ def test_transfer_returns_everything_and_says_the_model_is_untrained(pipeline, a
     assert result.output.shape == result.demakeup.shape == (CROP, CROP, 3)
     assert len(result.source_faces) == 1 and result.source_face.box.shape == (4,)
     assert result.boxes["reference"][0][0] > 150 and result.landmarks["source"][0].shape == (5, 2)
-    assert set(result.timings) == {"load", "detect", "align", "model", "paste", "total"}
+    assert set(result.timings) == {*STAGES, "total"}
     assert result.timings["total"] == pytest.approx(sum(v for k, v in result.timings.items() if k != "total"))
     assert not np.array_equal(result.output, result.source_crop)
 
@@ -109,6 +109,7 @@ def test_blend_endpoints_and_midpoint():
 
 def test_transfer_all_detects_once_and_runs_every_model(pipeline, detector, astronaut, grace_hopper):
     before = detector.calls
+    pipeline.references.clear()  # earlier tests used the same reference
     results = pipeline.transfer_all(astronaut, grace_hopper)
     assert detector.calls - before == 2  # the source and the reference, once each
     assert list(results) == [UNTRAINED_MODEL, OTHER_MODEL]
@@ -177,7 +178,7 @@ def test_classical_baseline_runs_inside_the_pipeline(detector, astronaut, grace_
 
 
 def test_benchmark_photos_have_the_asked_size_and_a_findable_face(detector, astronaut):
-    from makeup.bench_pipeline import synthetic_photo
+    from makeup.bench.pipeline import synthetic_photo
 
     photo = synthetic_photo(2, astronaut)
     height, width = photo.shape[:2]
@@ -187,7 +188,7 @@ def test_benchmark_photos_have_the_asked_size_and_a_findable_face(detector, astr
 
 
 def test_benchmark_picks_the_student_with_the_fewest_macs():
-    from makeup.bench_pipeline import TEACHER, smallest_student
+    from makeup.bench.pipeline import TEACHER, smallest_student
     from makeup.models import get_card, list_models
 
     name = smallest_student()
@@ -204,7 +205,7 @@ def test_partial_makeup_changes_only_the_chosen_parts(detector, astronaut, grace
     full = pipeline.transfer(source, reference, model="classical")
     lips = pipeline.transfer(source, reference, model="classical", regions=["lips"])
     assert lips.regions == ("lips",) and full.regions is None
-    weight = region_weight(source.crop_landmarks(), (256, 256), ["lips"])
+    weight = region_weight(source.crop_masks(), ["lips"])
     crop, changed = source.crop.astype(int), np.abs(lips.made_up_crop.astype(int) - source.crop).max(axis=2)
     # outside the feathered lips nothing moves; inside, the lips take the full transfer's colour
     assert changed[weight == 0].max() == 0
@@ -224,7 +225,7 @@ def test_a_model_trained_on_warped_references_gets_the_reference_warped_onto_eac
                                                                                          grace_hopper):
     pytest.importorskip("mediapipe")
     from makeup.models.tensors import image_to_tensor, tensor_to_image
-    from makeup.synth.correspondence import warp_to
+    from makeup.classical.correspondence import warp_to
 
     pipeline = MakeupPipeline(models=[OTHER_MODEL], device="cpu", crop_size=256, detector=detector)
     network = pipeline.model(OTHER_MODEL)
@@ -243,7 +244,7 @@ def test_a_model_trained_on_warped_references_gets_the_reference_warped_onto_eac
 
 def test_weights_that_ask_for_example_lips_get_them_over_the_network_output(detector, astronaut, grace_hopper):
     pytest.importorskip("mediapipe")
-    from makeup.models.example_lips import with_example_lips
+    from makeup.classical.example_lips import with_example_lips
     from makeup.regions import masks_from_landmarks
 
     pipeline = MakeupPipeline(models=[OTHER_MODEL], device="cpu", crop_size=256, detector=detector)
@@ -257,3 +258,58 @@ def test_weights_that_ask_for_example_lips_get_them_over_the_network_output(dete
     expected = with_example_lips(plain, source.crop, reference.crop, masks_from_landmarks(source_points, (256, 256)),
                                  masks_from_landmarks(reference_points, (256, 256)), source_points, reference_points)
     assert np.array_equal(with_lips, expected) and not np.array_equal(with_lips, plain)
+
+
+class CountingFaceMesh:
+    """The real FaceMesh (makeup.regions.detect_landmarks), counting its calls."""
+
+    def __init__(self, monkeypatch):
+        import makeup.regions
+
+        self.calls = 0
+        real = makeup.regions.detect_landmarks
+
+        def counted(image):
+            self.calls += 1
+            return real(image)
+
+        monkeypatch.setattr(makeup.regions, "detect_landmarks", counted)
+
+
+def test_the_pair_stage_runs_once_per_comparison_and_a_known_reference_comes_from_the_cache(
+        detector, astronaut, grace_hopper, tmp_path, monkeypatch):
+    pytest.importorskip("mediapipe")
+    facemesh = CountingFaceMesh(monkeypatch)
+    # the shipped teacher warps its references and lays the example lips over its output; the classical methods
+    # take both crops' landmarks and masks: all of it from one pair stage
+    names = ["beautygan", "example", "classical", OTHER_MODEL]
+    pipeline = MakeupPipeline(models=names, device="cpu", detector=detector, allow_untrained=True)
+    reference_file = save_image(grace_hopper, tmp_path / "look.png")
+    calls = detector.calls
+    results = pipeline.transfer_all(astronaut, reference_file, names)
+    assert facemesh.calls == 2 and detector.calls == calls + 2  # one FaceMesh per crop, one detection per photo
+    pair_ms = {result.timings["pair"] for result in results.values()}
+    assert len(pair_ms) == 1 and pair_ms.pop() > 0  # one stage, the same figure in every result
+    # the same reference again, as another file with the same bytes: neither detected nor FaceMesh'd again
+    copy = tmp_path / "again.png"
+    copy.write_bytes(reference_file.read_bytes())
+    again = pipeline.transfer_all(astronaut, copy, names)
+    assert facemesh.calls == 3 and detector.calls == calls + 3 and pipeline.references.hits == 1
+    assert again["beautygan"].timings["detect"] < results["beautygan"].timings["detect"]
+    for name in names:
+        assert np.array_equal(again[name].image, results[name].image)
+    # a different reference is a miss
+    pipeline.transfer_all(astronaut, np.ascontiguousarray(grace_hopper[:, ::-1]), ["beautygan"])
+    assert facemesh.calls == 5 and pipeline.references.misses == 2
+
+
+def test_the_app_order_of_one_model_at_a_time_matches_a_comparison(detector, astronaut, grace_hopper):
+    pytest.importorskip("mediapipe")
+    pipeline = MakeupPipeline(models=["beautygan", "classical"], device="cpu", detector=detector)
+    together = pipeline.transfer_all(astronaut, grace_hopper, ["beautygan", "classical"], intensity=0.7)
+    source, reference = pipeline.prepare(astronaut, "source"), pipeline.prepare(grace_hopper, "reference")
+    pair = pipeline.prepare_pair(source, reference, ["beautygan", "classical"])
+    for name in ("beautygan", "classical"):
+        alone = pipeline.transfer_pair(pair, name, intensity=0.7)
+        assert np.array_equal(alone.image, together[name].image)
+        assert alone.timings["pair"] == 0.0 and alone.timings["model"] > 0

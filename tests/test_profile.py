@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from makeup.profile import (
+from makeup.bench.profile import (
     count_flops,
     count_macs,
     count_params,

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from makeup.models import create_model, get_card
 from makeup.models.working_size import AtWorkingSize
-from makeup.profile import example_inputs
+from makeup.bench.profile import example_inputs
 from makeup.weights import (
     UNTRAINED_STATUS,
     ChecksumMismatchError,
@@ -239,7 +239,7 @@ def test_shipped_manifest_is_valid_and_untrained_models_say_so():
 
 @pytest.mark.parametrize("name", sorted(read_manifest(default_weights_dir())["models"]))
 def test_shipped_weights_load_and_their_manifest_figures_match_the_profiler(name):
-    from makeup.profile import count_flops, count_params, example_inputs
+    from makeup.bench.profile import count_flops, count_params, example_inputs
 
     entry = read_manifest(default_weights_dir())["models"][name]
     model = load_model(name)

@@ -1,7 +1,7 @@
 """The Gradio app, shared by `demo/app.py`, a Hugging Face Space, notebooks and the tests.
 
     from makeup.app import build_app, AppLimits
-    from makeup.pipeline import MakeupPipeline
+    from makeup.transfer import MakeupPipeline
 
     limits = AppLimits()
     app = build_app(MakeupPipeline(allow_untrained=True), limits)

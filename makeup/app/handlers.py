@@ -19,14 +19,16 @@ import numpy as np
 from makeup.app.catalog import ModelEntry, model_entries
 from makeup.app.limits import AppLimits
 from makeup.errors import InputImageError
-from makeup.pipeline import MakeupPipeline, PreparedImage, TransferResult
+from makeup.partial import check_regions
+from makeup.transfer import SHARED_STAGES, STAGES, MakeupPipeline, TransferResult
+from makeup.transfer.pipeline import check_intensity
 from makeup.weights import WeightsError
 
 log = logging.getLogger("makeup.app")
 
 OUTPUT_MODES = ("full photo", "face crop")
-STAGES = ("load", "detect", "align", "model", "paste")
 TABLE_HEADERS = ["model", "params (M)", "GMACs", "GFLOPs", *(f"{s} ms" for s in STAGES), "total ms", "device"]
+SHARED_ROW = "shared by all"  # the table's first row: the stages that ran once for every model
 _PREVIEW_SIDE = 768  # detection previews are shown downscaled
 
 
@@ -49,6 +51,7 @@ class Comparison:
     output_mode: str
     source_photo: np.ndarray
     reference_photo: np.ndarray
+    shared_timings: dict[str, float] = field(default_factory=dict)  # ms of SHARED_STAGES, once for all models
     skipped: list[str] = field(default_factory=list)
 
     def image(self, name: str) -> np.ndarray:
@@ -70,12 +73,17 @@ class Comparison:
         return [(self.image(name), self.caption(name)) for name in self.results]
 
     def table(self) -> list[list]:
-        rows = []
+        """The shared stages' row (once for every model), then one row per model with its own stages; a model's
+        total is what it took end to end, the shared stages included."""
+        shared = [round(self.shared_timings.get(stage, 0.0), 1) if stage in SHARED_STAGES else "" for stage in STAGES]
+        device = next(iter(self.results.values())).device if self.results else ""
+        rows = [[SHARED_ROW, "", "", "", *shared, round(sum(self.shared_timings.values()), 1), device]]
         for name, result in self.results.items():
             entry = self.entries[name]
-            timings = [round(result.timings.get(stage, 0.0), 1) for stage in STAGES]
-            rows.append([name, round(entry.params / 1e6, 3), round(entry.gmacs, 2),
-                         round(entry.gflops, 2), *timings, round(result.timings["total"], 1), result.device])
+            timings = ["" if stage in SHARED_STAGES else round(result.timings.get(stage, 0.0), 1) for stage in STAGES]
+            own = sum(result.timings.get(stage, 0.0) for stage in STAGES if stage not in SHARED_STAGES)
+            rows.append([name, round(entry.params / 1e6, 3), round(entry.gmacs, 2), round(entry.gflops, 2), *timings,
+                         round(own + sum(self.shared_timings.values()), 1), result.device])
         return rows
 
     def notes(self) -> str:
@@ -88,7 +96,8 @@ class Comparison:
                          "Choose fewer models.")
         if self.results:
             first = next(iter(self.results.values()))
-            lines.append(f"Detected once for all models: load, detect and align are shared; "
+            lines.append(f"Detected and paired once for all models: load, detect, align and the pair stage "
+                         f"(landmarks, masks, the warped reference, the example lips) are shared; "
                          f"{len(first.source_faces)} source face(s) made up; device: {first.device}.")
         return "\n\n".join(lines)
 
@@ -131,23 +140,30 @@ class Handlers:
         if output_mode not in OUTPUT_MODES:
             raise gr.Error(f"Output must be one of {', '.join(OUTPUT_MODES)}, got {output_mode!r}.")
         with _readable_errors():
-            results, skipped, photos = self._compute(source, reference, names, float(intensity), parts)
-        return Comparison(results, {name: entries[name] for name in results}, output_mode, *photos, skipped)
+            results, skipped, photos, shared = self._compute(source, reference, names, float(intensity), parts)
+        return Comparison(results, {name: entries[name] for name in results}, output_mode, *photos, shared, skipped)
 
     def _run_models(self, source: str, reference: str, names: list[str], intensity: float,
-                    parts: Sequence[str] | None) -> tuple[dict[str, TransferResult], list[str], tuple]:
+                    parts: Sequence[str] | None) -> tuple[dict[str, TransferResult], list[str], tuple, dict]:
+        """The pipeline's stages with a time limit between models: the photos and the pair once, then each
+        model in turn until the limit is reached."""
         start = time.perf_counter()
-        regions = list(parts) if parts is not None else None
-        prepared_source = self.pipeline.prepare(source, "source")
-        prepared_reference: PreparedImage = self.pipeline.prepare(reference, "reference")
+        pipeline = self.pipeline
+        regions = check_regions(list(parts) if parts is not None else None)
+        check_intensity(intensity)
+        prepared_source = pipeline.prepare(source, "source")
+        prepared_reference = pipeline.prepare(reference, "reference")
+        pair = pipeline.prepare_pair(prepared_source, prepared_reference, names, regions)
+        shared = {stage: prepared_source.timings.get(stage, 0.0) + prepared_reference.timings.get(stage, 0.0)
+                  for stage in SHARED_STAGES if stage != "pair"}
+        shared["pair"] = pair.ms
         results, skipped = {}, []
         for index, name in enumerate(names):
             if index and time.perf_counter() - start > self.limits.time_limit_s:
                 skipped = names[index:]
                 break
-            results[name] = self.pipeline.transfer(prepared_source, prepared_reference, model=name,
-                                                   intensity=intensity, regions=regions)
-        return results, skipped, (prepared_source.image, prepared_reference.image)
+            results[name] = pipeline.transfer_pair(pair, name, intensity, regions)
+        return results, skipped, (prepared_source.image, prepared_reference.image), shared
 
     def transfer(self, source: str | None, reference: str | None, model: str, intensity: float = 1.0,
                  parts: Sequence[str] | None = None, output_mode: str = OUTPUT_MODES[0]) -> tuple[np.ndarray, str]:
@@ -166,8 +182,10 @@ def describe(comparison: Comparison, name: str) -> str:
     if entry.kind != "classical":
         lines.append(f"- parameters: {entry.params / 1e6:.3f} M; MACs per transfer (both inputs): "
                      f"{entry.gmacs:.2f} G ({entry.gflops:.2f} GFLOPs)")
-    stages = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in result.timings.items())
-    lines.append(f"- time on {result.device}: {stages}")
+    shared = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in comparison.shared_timings.items())
+    own = ", ".join(f"{stage} {result.timings.get(stage, 0.0):.0f} ms" for stage in STAGES
+                    if stage not in SHARED_STAGES)
+    lines.append(f"- time on {result.device}: {shared}, {own}")
     return "\n".join(lines)
 
 

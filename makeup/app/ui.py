@@ -16,7 +16,7 @@ from makeup.app.examples import gather_examples
 from makeup.app.handlers import OUTPUT_MODES, TABLE_HEADERS, Comparison, Handlers
 from makeup.app.limits import AppLimits
 from makeup.partial import PARTIAL_REGIONS
-from makeup.pipeline import MakeupPipeline
+from makeup.transfer import MakeupPipeline
 
 INTRO = """# Makeup transfer: the teacher, its students and two classical methods side by side
 Upload a face (**source**) and a face wearing makeup (**reference**), tick the models to compare and press

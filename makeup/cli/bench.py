@@ -39,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pipeline", action="store_true",
                         help="measure the whole transfer pipeline instead (1 and 12 MP photos with the teacher and "
                              "the smallest student, per stage, and a 40 MP photo with peak memory)")
+    parser.add_argument("--detection", action="store_true",
+                        help="compare largest-face detection on a small copy with detection at full size on the "
+                             "development faces (--faces), scaled into 1 and 12 MP photos")
+    parser.add_argument("--faces", type=Path, default=Path("../shared/data/faces"),
+                        help="face photos for --detection (default ../shared/data/faces)")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="JSON output; with several devices '-<device>' is added before the suffix "
                              "(default: bench-results/models-<device>.json)")
@@ -76,7 +81,7 @@ def _measure_model(name: str, device: str, size: int, repeats: int, warmup: int,
     import torch
 
     from makeup.models import create_model, get_card
-    from makeup.profile import count_flops, count_params, example_inputs, measure_latency, measure_peak_memory_mb
+    from makeup.bench.profile import count_flops, count_params, example_inputs, measure_latency, measure_peak_memory_mb
 
     card = get_card(name)
     torch.manual_seed(0)
@@ -114,7 +119,7 @@ def _onnx_latency_ms(model, inputs, repeats: int, warmup: int, threads: int) -> 
     import tempfile
 
     from makeup.onnx_export import OnnxGenerator, export_onnx
-    from makeup.profile import measure_latency
+    from makeup.bench.profile import measure_latency
 
     with tempfile.TemporaryDirectory() as folder:
         runner = OnnxGenerator(export_onnx(model, Path(folder) / "model.onnx"), threads=threads)
@@ -229,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.pipeline:
         return run_pipeline(args, devices)
+    if args.detection:
+        return run_detection(args)
     for device in devices:
         record = models_record(device, args.size, args.repeats, args.warmup, args.threads, args.models,
                                onnx=args.onnx)
@@ -239,9 +246,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_detection(args: argparse.Namespace) -> int:
+    """`makeup bench --detection`: the quick detection pass against full-size detection (makeup.bench.detection)."""
+    from makeup.bench.detection import detection_markdown, detection_record
+
+    if not args.faces.is_dir():
+        print(f"error: --faces {args.faces} is not a folder of face photos")
+        return 2
+    record = detection_record(args.faces, threads=args.threads)
+    path = json_path(args.json, "detection", "cpu", False)
+    write_json(record, path)
+    print(detection_markdown(record))
+    print(f"\n(written to {path})\n")
+    return 0
+
+
 def run_pipeline(args: argparse.Namespace, devices: list[str]) -> int:
-    """`makeup bench --pipeline`: the pipeline table per device (see makeup.bench_pipeline)."""
-    from makeup.bench_pipeline import pipeline_markdown, pipeline_record
+    """`makeup bench --pipeline`: the pipeline table per device (see makeup.bench.pipeline)."""
+    from makeup.bench.pipeline import pipeline_markdown, pipeline_record
 
     models = [TEACHER, *[name for name in args.models if name != TEACHER]] if args.models else None
     for device in devices:

@@ -43,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="pairs per model call (default 8)")
     parser.add_argument("--weights-dir", type=Path, default=None, help="trained weights folder (default weights/)")
     parser.add_argument("--sheet-rows", type=int, default=6, help="pairs shown in each contact sheet (default 6)")
+    parser.add_argument("--network-alone", action="store_true",
+                        help="also a row \"NAME (network)\" for each model whose weights lay the example lips over "
+                             "its output, without them: the network's own share")
     parser.set_defaults(func=run)
 
 
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             weights_dir=args.weights_dir,
             sheet_rows=args.sheet_rows,
             command=_command(args, models),
+            network_alone=args.network_alone,
         )
     except (CacheError, EvaluationError, UnknownModelError, WeightsError) as error:
         print(f"makeup eval: {error}", file=sys.stderr)

@@ -39,7 +39,7 @@ def add_parser(subparsers) -> None:
                         help="where the model still falls short, as the card's 'Known limitations' section")
     parser.add_argument("--example-lips", action="store_true",
                         help="the weights run with the example-based transfer's lips over their output "
-                        "(makeup.models.example_lips)")
+                        "(makeup.classical.example_lips)")
     parser.add_argument("--average-with", metavar="FILE", default=None,
                         help="average the run's weights with this weights file of the same model (a soup)")
     parser.add_argument("--average-share", type=float, default=0.5, metavar="W",

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from makeup.stress import StressConfig, format_summary, run_stress, write_report
+    from makeup.bench.stress import StressConfig, format_summary, run_stress, write_report
 
     config = StressConfig(clients=args.clients, requests=args.requests, baseline_requests=args.baseline_requests,
                           bad_fraction=args.bad_fraction, model=args.model, seed=args.seed,

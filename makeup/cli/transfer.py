@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from makeup.pipeline import MakeupPipeline, PreparedImage
+    from makeup.transfer import MakeupPipeline, PreparedImage
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from makeup.face import FaceError
     from makeup.io import ImageError
     from makeup.models import UnknownModelError
-    from makeup.pipeline import MakeupPipeline
+    from makeup.transfer import MakeupPipeline
     from makeup.weights import WeightsError
 
     try:
@@ -99,7 +99,7 @@ def _transfer_one(
 
     result = pipeline.transfer(source, reference, model=args.model, intensity=args.intensity, all_faces=args.all_faces)
     if args.crop_only:
-        from makeup.pipeline import blend
+        from makeup.transfer import blend
 
         return save_image(blend(result.source_crop, result.output, args.intensity), output)
     return save_image(result.image, output)

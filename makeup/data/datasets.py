@@ -33,8 +33,8 @@ from makeup.data.triplets import (
 from makeup.models.tensors import image_to_tensor
 from makeup.regions import HISTOGRAM_REGIONS, histogram_masks
 from makeup.synth import render
-from makeup.synth.correspondence import Correspondence
-from makeup.synth.example import example_transfer, reference_makeup
+from makeup.classical.correspondence import Correspondence
+from makeup.classical.example import example_transfer, reference_makeup
 
 
 def split_key(key: Key, default_epoch: int) -> tuple[int, int]:
@@ -84,7 +84,7 @@ class _PairDataset(Dataset):
     def _reference_on_source(self, reference: np.ndarray, b: int, a: int, replay: np.random.Generator
                              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Reference image `reference` (face `b`'s crop, or an edit of it) and its masks moved onto face `a`'s
-        geometry through their landmarks (`makeup.synth.correspondence`), then given the flip and jitter the
+        geometry through their landmarks (`makeup.classical.correspondence`), then given the flip and jitter the
         source got (`replay`: see `FaceAugment.follow_source`). Without landmarks the warp is the identity."""
         warp = Correspondence(self._landmarks(b), self._landmarks(a), reference.shape[:2])
         masks = {name: warp.warp(mask, cv2.INTER_NEAREST) for name, mask in self.faces.masks(b).items()}
@@ -151,7 +151,7 @@ class RealPairs(_PairDataset):
 
     Without `pseudo_targets` they are unpaired (no ground truth): the histogram (makeup) loss uses their masks.
     With it, each pair's target is the example-based transfer of the reference's makeup onto the source
-    (`makeup.synth.example`), computed on the cached crops before augmentation, so it depends only on the pair;
+    (`makeup.classical.example`), computed on the cached crops before augmentation, so it depends only on the pair;
     the source and its target are then jittered together, the reference only flipped. With `lip_recolour` > 0,
     that share of the pairs first gives the reference's lips another shade (`recolour_lips`), and the target
     follows it. With `makeup_transplant` > 0, that share of the pairs first carries the reference's makeup onto

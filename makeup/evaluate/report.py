@@ -61,7 +61,7 @@ REAL_NOTE = (
 )
 
 BY_REFERENCE_NOTE = (
-    "The real pairs by how made up the reference looks (`makeup.synth.example.reference_makeup`, lips and lids "
+    "The real pairs by how made up the reference looks (`makeup.classical.example.reference_makeup`, lips and lids "
     "apart): EMD lips over the references whose lips look made up and over those whose lips look bare, and EMD eye "
     "shadow likewise by their lids. A bare region asks for nothing: there a method that leaves the source alone "
     "stays near identity's figure, and one that copies the reference's natural colour scores lower without "

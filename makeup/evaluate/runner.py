@@ -10,7 +10,7 @@ Networks load their trained weights through `makeup.weights`; a network without 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeup.classical.example import ExampleBasedTransfer, reference_makeup
+from makeup.classical.example_lips import paints_lips_by_example
 from makeup.data.cache import FaceCache
 from makeup.data.triplets import BARE_KINDS, MAKEUP_KINDS, FaceSource, make_triplets, render_triplet, split_indices
 from makeup.evaluate import metrics
-from makeup.models.example_lips import paints_lips_by_example, with_example_lips
 from makeup.models.reference_input import warps_reference
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import HISTOGRAM_REGIONS
-from makeup.synth.correspondence import warp_to
-from makeup.synth.example import ExampleBasedTransfer, reference_makeup
 
 IDENTITY = "identity"
 CLASSICAL = "classical"
@@ -52,6 +51,7 @@ class EvalPair:
     name: str = ""
     source_landmarks: np.ndarray | None = None  # (478, 2) FaceMesh points in crop pixels, when the cache has them
     reference_landmarks: np.ndarray | None = None
+    _share: tuple | None = field(default=None, repr=False, compare=False)  # `pair_share`, once computed
 
 
 @dataclass
@@ -64,6 +64,13 @@ class EvalModel:
     module: nn.Module | None = None
     trained: bool = True
     info: dict[str, Any] = field(default_factory=dict)
+    # lay the example lips over the output where the weights ask for them (`makeup.classical.example_lips`);
+    # False measures the network's own share
+    example_lips: bool = True
+
+    @property
+    def paints_lips(self) -> bool:
+        return self.kind == "generator" and self.example_lips and paints_lips_by_example(self.module)
 
     def transfer(
         self, sources: torch.Tensor, references: torch.Tensor, source_masks: torch.Tensor, reference_masks: torch.Tensor
@@ -81,10 +88,12 @@ def _generator_row(label: str, module: nn.Module, weights: str, trained: bool, i
 
 
 def load_eval_models(
-    names: list[str], device: torch.device | str = "cpu", weights_dir: str | Path | None = None
+    names: list[str], device: torch.device | str = "cpu", weights_dir: str | Path | None = None,
+    network_alone: bool = False,
 ) -> list[EvalModel]:
     """The reference rows (identity, classical, example), then each of `names`: a registered model or a path to a
-    weights file.
+    weights file. network_alone: a second row for each model whose weights lay the example lips over its output,
+    labelled "NAME (network)", without them.
 
     A registered name loads its trained weights from `weights_dir` (default `weights/`); one without trained
     weights gets random ones and is marked untrained. A `.safetensors` path (e.g. a freshly exported
@@ -117,6 +126,9 @@ def load_eval_models(
         trained = bool(getattr(module, "has_trained_weights", False))
         weights = card.weights_file if trained else UNTRAINED
         rows.append(_generator_row(name, module, weights, trained, {"architecture": name, **_training_seed(module)}))
+    if network_alone:
+        rows += [replace(row, label=f"{row.label} (network)", example_lips=False) for row in list(rows)
+                 if row.paints_lips]
     return rows
 
 
@@ -140,14 +152,12 @@ def run_model(
         # per pair, with every region mask of the cache: pairs whose faces have no landmarks still work
         return [model.module.transfer_pair(p.source, p.reference, p.source_masks, p.reference_masks,
                                            p.source_landmarks, p.reference_landmarks) for p in pairs]
+    warps = model.kind == "generator" and warps_reference(model.module)
     outputs: list[np.ndarray] = []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         sources = image_to_tensor(np.stack([p.source for p in batch]), device)
-        reference_crops = [p.reference for p in batch]
-        if model.kind == "generator" and warps_reference(model.module):
-            reference_crops = [warp_to(p.reference, p.reference_landmarks, p.source_landmarks) for p in batch]
-        references = image_to_tensor(np.stack(reference_crops), device)
+        references = image_to_tensor(np.stack([pair_share(p)[0] if warps else p.reference for p in batch]), device)
         transferred = model.transfer(
             sources,
             references,
@@ -156,11 +166,26 @@ def run_model(
         )
         images = tensor_to_image(transferred)
         images = list(images) if images.ndim == 4 else [images]
-        if model.kind == "generator" and paints_lips_by_example(model.module):
-            images = [with_example_lips(image, p.source, p.reference, p.source_masks, p.reference_masks,
-                                        p.source_landmarks, p.reference_landmarks) for image, p in zip(images, batch)]
+        if model.paints_lips:
+            images = [_with_lips(image, pair_share(p)[1]) for image, p in zip(images, batch)]
         outputs.extend(images)
     return outputs
+
+
+def pair_share(pair: EvalPair) -> tuple[np.ndarray, Any]:
+    """(the reference warped onto the source, the example lips layer or None) of one pair: the transfer's pair
+    stage (`makeup.transfer.pair.face_share`), computed once and shared by every model evaluated on the pair."""
+    if pair._share is None:
+        from makeup.transfer.pair import face_share, reference_lips_part
+
+        pair._share = face_share(pair.source, pair.source_landmarks, pair.source_masks, pair.reference,
+                                 pair.reference_landmarks, reference_lips_part(pair.reference, pair.reference_masks),
+                                 warp=True)
+    return pair._share
+
+
+def _with_lips(image: np.ndarray, layer) -> np.ndarray:
+    return image if layer is None else layer.over(image)
 
 
 def _union(masks: dict[str, np.ndarray], *names: str) -> np.ndarray:
@@ -236,7 +261,7 @@ MADE_UP_FROM = 0.5
 
 def reference_groups(pairs: list[EvalPair]) -> dict[str, list[int]]:
     """The real pairs (their indices) by how made up the reference looks, lips and lids apart: `lips_made_up`,
-    `lips_bare`, `lids_made_up`, `lids_bare` (`makeup.synth.example.reference_makeup`, from `MADE_UP_FROM`).
+    `lips_bare`, `lids_made_up`, `lids_bare` (`makeup.classical.example.reference_makeup`, from `MADE_UP_FROM`).
 
     A reference with bare lips asks for nothing on the lips, yet a method that copies its natural lip colour
     scores a low EMD there; the groups keep that apart from carrying lipstick."""
@@ -400,15 +425,17 @@ def run_evaluation(
     weights_dir: str | Path | None = None,
     sheet_rows: int = 6,
     command: str = "",
+    network_alone: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Evaluate the reference rows and `model_names` on a prepared cache and write the report to `out_dir`.
+    """Evaluate the reference rows and `model_names` on a prepared cache and write the report to `out_dir`
+    (network_alone: also each model whose weights add the example lips, without them).
 
     Returns (the result written to eval.json, the paths written).
     """
     from makeup.evaluate.report import write_report
 
     faces = FaceCache(cache) if isinstance(cache, (str, Path)) else cache
-    models = load_eval_models(model_names, device=device, weights_dir=weights_dir)
+    models = load_eval_models(model_names, device=device, weights_dir=weights_dir, network_alone=network_alone)
     reasons = {}
     people = {faces.records[i].identity for i in split_indices(faces, split, seed, kinds=BARE_KINDS)}
     if len(people) >= 2:

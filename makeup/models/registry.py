@@ -20,10 +20,10 @@ BUILTIN_MODULES = (
     "makeup.models.decomposed",
     "makeup.models.students",
     "makeup.models.discriminator",
-    "makeup.models.classical",
-    # numpy/OpenCV code of the data layer, registered as a classical method; imported by name only when the
-    # registry is first asked, so the models layer itself never depends on it
-    "makeup.synth.example",
+    # the methods without learning (numpy/OpenCV, makeup.classical), registered as classical methods; imported
+    # by name only when the registry is first asked, so the models layer itself never depends on them
+    "makeup.classical.lab",
+    "makeup.classical.example",
 )
 
 

@@ -76,7 +76,7 @@ class TrainConfig:
     paired_outside_weight: float = 0.0  # extra paired weight outside every makeup region (not in BeautyGAN)
     paired_lips_weight: float = 0.0  # extra weight on the lip pixels of the synthetic ground truth alone
     paired_perceptual_weight: float = 0.01
-    # real pairs: the paired distance to an example-based pseudo target (makeup.synth.example), with the paired
+    # real pairs: the paired distance to an example-based pseudo target (makeup.classical.example), with the paired
     # term's region and outside weights; above 0 the data workers compute the targets (not in BeautyGAN)
     pseudo_target_weight: float = 0.0
     pseudo_target_distance: str = "l2"  # "l1" or "l2"
@@ -87,7 +87,7 @@ class TrainConfig:
     # share of real pairs whose reference is another bare training face wearing the real reference's makeup (the
     # example-based transfer): the few real looks on many faces, so that they are not learnt per face
     real_makeup_transplant: float = 0.0
-    # every reference moved onto its source's geometry (the FaceMesh warp of makeup.synth.correspondence) before
+    # every reference moved onto its source's geometry (the FaceMesh warp of makeup.classical.correspondence) before
     # the generator sees it, so copying makeup becomes local; the weights record it and inference warps the same
     # way (makeup.models.reference_input). Not in BeautyGAN, which leaves correspondence to the network
     warp_reference: bool = False
@@ -95,7 +95,7 @@ class TrainConfig:
     histogram_weights: tuple[float, float, float, float] = (1.0, 0.1, 1.0, 1.0)
     histogram_on_synthetic: bool = False  # the synthetic samples have ground truth; real pairs need the histogram
     # scale each real pair's histogram terms per region by how made up its reference looks there (0..1,
-    # makeup.synth.example.reference_makeup): bare lips or lids on a reference ask for nothing
+    # makeup.classical.example.reference_makeup): bare lips or lids on a reference ask for nothing
     histogram_gate: bool = False
     perceptual_backbone: str = "vgg16"  # "vgg16" (needs perceptual_weights_path), "tiny-random" or "none"
     perceptual_weights_path: str = ""

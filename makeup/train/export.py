@@ -52,7 +52,7 @@ def export_generator(
     `working_size` (default: the run's `image_size`) is the crop size the weights will run at inside larger
     crops (`makeup.models.working_size`); 0 lets them run at any input size as they are. `limitations` (where
     the model still falls short) becomes a section of the card. `example_lips` records that the weights run with
-    the example-based transfer's lips over their output (`makeup.models.example_lips`). `average_with` (a weights
+    the example-based transfer's lips over their output (`makeup.classical.example_lips`). `average_with` (a weights
     file of the same architecture, e.g. the run's starting point) averages the two: `average_share` of this run,
     the rest of that file's (a weight soup, Wortsman et al., ICML 2022).
     """
@@ -182,7 +182,7 @@ def _write_card(
                      f"`{averaged['file']}`'s (a weight soup)")
     if training.get("inference", {}).get("example_lips"):
         lines.append("- lips: the example-based transfer's, laid over the output on the source's lips "
-                     "(`makeup.models.example_lips`); it needs both faces' FaceMesh landmarks")
+                     "(`makeup.classical.example_lips`); it needs both faces' FaceMesh landmarks")
     if working_size:
         lines.append(f"- runs at {working_size} px: larger crops are shrunk to that size and the model's change is "
                      "upsampled back onto them")

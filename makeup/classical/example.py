@@ -1,12 +1,12 @@
 """Example-based makeup transfer, after Guo & Sim, "Digital Face Makeup by Example" (CVPR 2009).
 
-The reference face is first warped onto the source's geometry (`makeup.synth.correspondence`), with its eye and
+The reference face is first warped onto the source's geometry (`makeup.classical.correspondence`), with its eye and
 mouth openings filled in beforehand so that neither its irises nor its teeth can be copied. Then, in CIE Lab,
 each face is split into a large-scale layer (an edge-preserving bilateral filter of lightness), a detail layer
 (lightness minus the large-scale layer) and colour (a, b). The result keeps the source's large-scale lightness,
 its shading and so its identity, everywhere; where makeup sits it takes:
 - eye zone (lids, liner, under-eye, never the eyes or brows): the renderer's eye shadow and liner fitted to the
-  reference's lids (`makeup.synth.eye_fit`) and painted on the source's own lids, as far as the fit explains
+  reference's lids (`makeup.classical.eye_fit`) and painted on the source's own lids, as far as the fit explains
   them, so a smoky or coloured lid carries over without the reference's sockets and creases; on top, a quarter
   of the reference's lightness and colour *relative to the skin around it* (smoothed and soft-thresholded so
   that what any two bare faces differ by stays behind) with a blend of its detail, only as far as the
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from makeup.classical.correspondence import Correspondence
+from makeup.classical.eye_fit import fit_eye_makeup, lid_mask
 from makeup.models.registry import ModelCard, register_model
 from makeup.models.tensors import image_to_tensor, tensor_to_image
 from makeup.regions import face_geometry, masks_from_landmarks
-from makeup.synth.correspondence import Correspondence
-from makeup.synth.eye_fit import fit_eye_makeup, lid_mask
 from makeup.synth.render import _blur, render
 
 
@@ -128,9 +128,7 @@ def example_transfer(
     unit = max(face_geometry(source_masks).eye_distance, 8.0)  # the face's scale in pixels
 
     # The reference's openings are filled from their surroundings, then it is moved onto the source's geometry.
-    openings = np.maximum.reduce([reference_masks[n] for n in ("eye_left", "eye_right", "mouth")])
-    openings = cv2.dilate((openings > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
-    filled = cv2.inpaint(reference, openings, 3, cv2.INPAINT_TELEA) if openings.any() else reference
+    filled = fill_openings(reference, reference_masks)
     correspondence = Correspondence(reference_landmarks, source_landmarks, source.shape[:2])
     warped = correspondence.warp(filled)
     warped_lips = correspondence.warp(reference_masks["lips"])
@@ -191,6 +189,14 @@ def example_transfer(
                             liner_opacity=sure * fitted.style.liner_opacity)
             result = render(result, source_masks, style)
     return result
+
+
+def fill_openings(reference: np.ndarray, reference_masks: dict[str, np.ndarray]) -> np.ndarray:
+    """`reference` with its eyes and mouth opening filled in from their surroundings, so that warping it onto
+    another face can copy neither its irises nor its teeth."""
+    openings = np.maximum.reduce([reference_masks[n] for n in ("eye_left", "eye_right", "mouth")])
+    openings = cv2.dilate((openings > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8))
+    return cv2.inpaint(reference, openings, 3, cv2.INPAINT_TELEA) if openings.any() else reference
 
 
 def example_transfer_from_landmarks(source: np.ndarray, reference: np.ndarray, source_landmarks: np.ndarray,

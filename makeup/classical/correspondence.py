@@ -49,13 +49,13 @@ def delaunay(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     # Subdiv2D returns triangles by their corners' coordinates: map those back to point indices (the first of
     # any coincident points), and drop triangles that touch Subdiv2D's own outer vertices.
     index_of = {}
-    for index, (x, y) in enumerate(points):
-        index_of.setdefault((float(x), float(y)), index)
-        subdiv.insert((float(x), float(y)))
-    corners = subdiv.getTriangleList().astype(np.float32).reshape(-1, 3, 2)
+    for index, (x, y) in enumerate(points.tolist()):
+        index_of.setdefault((x, y), index)
+    subdiv.insert([(float(x), float(y)) for x, y in points])  # one call: per-point inserts cost more than the rest
+    corners = subdiv.getTriangleList().astype(np.float32).reshape(-1, 6).tolist()
     triangles = []
-    for triangle in corners:
-        ids = [index_of.get((float(x), float(y))) for x, y in triangle]
+    for x0, y0, x1, y1, x2, y2 in corners:
+        ids = (index_of.get((x0, y0)), index_of.get((x1, y1)), index_of.get((x2, y2)))
         if None not in ids:
             triangles.append(ids)
     return np.asarray(triangles, dtype=np.int32).reshape(-1, 3)
@@ -86,13 +86,20 @@ def warp_maps(from_points: np.ndarray, to_points: np.ndarray, size: tuple[int, i
 
 def _affines(destination: np.ndarray, source: np.ndarray) -> np.ndarray:
     """(T, 2, 3) affine maps taking each destination triangle (T, 3, 2) onto its source triangle."""
-    ones = np.ones((*destination.shape[:2], 1), np.float64)
-    dst = np.concatenate([destination.astype(np.float64), ones], axis=2)  # (T, 3, 3): rows [x, y, 1]
-    src = source.astype(np.float64)  # (T, 3, 2)
-    # Degenerate (zero-area) triangles own no pixels; a tiny ridge keeps the solve defined for them.
-    ridge = np.eye(3) * 1e-9
-    solution = np.linalg.solve(np.transpose(dst, (0, 2, 1)) @ dst + ridge, np.transpose(dst, (0, 2, 1)) @ src)
-    return np.transpose(solution, (0, 2, 1)).astype(np.float32)  # (T, 2, 3)
+    destination, source = destination.astype(np.float64), source.astype(np.float64)
+    # In closed form: the 2x2 linear part maps the destination's edge vectors onto the source's.
+    edges_to = np.stack([destination[:, 1] - destination[:, 0], destination[:, 2] - destination[:, 0]], axis=2)
+    edges_from = np.stack([source[:, 1] - source[:, 0], source[:, 2] - source[:, 0]], axis=2)
+    a, b, c, d = edges_to[:, 0, 0], edges_to[:, 0, 1], edges_to[:, 1, 0], edges_to[:, 1, 1]
+    determinant = a * d - b * c
+    # Degenerate (zero-area) triangles own no pixels: any finite map will do for them.
+    degenerate = np.abs(determinant) < 1e-9
+    determinant = np.where(degenerate, 1.0, determinant)
+    inverse = np.stack([np.stack([d, -b], axis=1), np.stack([-c, a], axis=1)], axis=1) / determinant[:, None, None]
+    linear = edges_from @ inverse
+    linear[degenerate] = np.eye(2)
+    offset = source[:, 0] - np.einsum("tij,tj->ti", linear, destination[:, 0])
+    return np.concatenate([linear, offset[..., None]], axis=2).astype(np.float32)
 
 
 class Correspondence:
@@ -106,14 +113,20 @@ class Correspondence:
             self.maps = warp_maps(control_points(from_landmarks, self.size), control_points(to_landmarks, self.size),
                                   self.size)
 
-    def warp(self, array: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-        """`array` (HxW or HxWxC, the crop's size) moved from the `from` face's geometry onto the `to` face's."""
+    def warp(self, array: np.ndarray, interpolation: int = cv2.INTER_LINEAR,
+             box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """`array` (HxW or HxWxC, the crop's size) moved from the `from` face's geometry onto the `to` face's.
+
+        box: (y0, y1, x0, x1) of the `to` crop: only that part of the result (the same pixels as the whole warp's
+        there, for a fraction of the cost)."""
         array = np.asarray(array)
         if array.shape[:2] != self.size:
             raise ValueError(f"expected an array of the crop's size {self.size}, got shape {array.shape}")
+        y0, y1, x0, x1 = box if box is not None else (0, self.size[0], 0, self.size[1])
         if self.maps is None:
-            return array.copy()
-        return cv2.remap(array, *self.maps, interpolation, borderMode=cv2.BORDER_REPLICATE)
+            return array[y0:y1, x0:x1].copy()
+        map_x, map_y = (np.ascontiguousarray(part[y0:y1, x0:x1]) for part in self.maps)
+        return cv2.remap(array, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp_to(image: np.ndarray, from_landmarks: np.ndarray | None, to_landmarks: np.ndarray | None,

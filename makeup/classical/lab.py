@@ -8,7 +8,7 @@ Pixels outside the masks are never touched, so every network has to beat it on c
 Unlike the generators it needs the region masks of both faces:
 `model(source, reference, source_masks, reference_masks) -> (transferred, demakeup)`, with images Nx3xHxW in
 [-1, 1] and masks NxRxHxW in `makeup.regions.HISTOGRAM_REGIONS` order. Every classical method takes the same
-arguments plus both faces' landmarks (Nx478x2, optional here; `makeup.synth.example` needs them). "Demakeup"
+arguments plus both faces' landmarks (Nx478x2, optional here; `makeup.classical.example` needs them). "Demakeup"
 is the same transfer the other way round (the reference given the source's region colours).
 """
 
