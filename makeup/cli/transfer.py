@@ -1,4 +1,4 @@
-"""`makeup transfer`: put a reference photo's makeup on a source photo, or on every photo of a folder."""
+"""`makeup transfer`: put a reference photo's makeup on a source photo or video clip, or on every photo of a folder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from makeup.transfer import MakeupPipeline, PreparedImage
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# a single source with one of these suffixes is a clip: made up frame by frame, written as H.264 mp4 with its audio
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".gif", ".mkv", ".avi", ".m4v")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "at full resolution. Single mode: SOURCE REFERENCE -o OUT_FILE. Folder mode: --sources DIR --references "
         "DIR_OR_FILE -o OUT_DIR writes one image per source and reference pair, named SOURCE__REFERENCE; files "
         "that cannot be used are reported and skipped, outputs that already exist are kept (an interrupted run "
-        "continues where it stopped; --overwrite redoes them). Outputs are written atomically.",
+        "continues where it stopped; --overwrite redoes them). Video mode: CLIP REFERENCE -o OUT.mp4 (a source "
+        "ending in " + ", ".join(VIDEO_SUFFIXES) + ") makes up every frame, the face tracked between detections, "
+        "and writes H.264 mp4 with the same frames, frame rate and upright size, the audio copied. Outputs are "
+        "written atomically.",
     )
     parser.add_argument("source", nargs="?", help="the photo to put makeup on")
     parser.add_argument("reference", nargs="?", help="the photo whose makeup to copy")
@@ -46,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="run a model that has no trained weights (random output; for trying the machinery)")
     parser.add_argument("--overwrite", action="store_true",
                         help="folder mode: redo outputs that already exist (default: keep them)")
+    parser.add_argument("--max-seconds", type=float, default=60.0,
+                        help="video mode: the longest clip taken, in seconds (default 60)")
+    parser.add_argument("--detect-every", type=int, default=15,
+                        help="video mode: run the face detector every N frames, tracking in between (default 15)")
+    parser.add_argument("--no-smoothing", action="store_true",
+                        help="video mode: do not smooth the landmarks between frames (for comparison)")
     parser.set_defaults(func=run)
 
 
@@ -79,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.model!r} has no trained weights: the output is from RANDOM weights", file=sys.stderr)
     if folder_mode:
         return _run_folders(pipeline, args)
+    if Path(args.source).suffix.lower() in VIDEO_SUFFIXES:
+        return _run_video(pipeline, args)
     try:
         written = _transfer_one(pipeline, args.source, args.reference, args.output, args)
     except (ImageError, FaceError) as error:
@@ -103,6 +116,41 @@ def _transfer_one(
 
         return save_image(blend(result.source_crop, result.output, args.intensity), output)
     return save_image(result.image, output)
+
+
+def _run_video(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
+    """Video mode: the clip made up frame by frame, with a progress bar; nothing is left at the output unless
+    the whole clip was written (Ctrl-C included)."""
+    from tqdm import tqdm
+
+    from makeup.face import FaceError
+    from makeup.io import ImageError
+    from makeup.video import transfer_video
+
+    if args.output.suffix.lower() != ".mp4":
+        print(f"error: a made-up clip is written as H.264 mp4: name the output {args.output.with_suffix('.mp4')}",
+              file=sys.stderr)
+        return 2
+    try:
+        with _interrupt_between_images() as interrupted, tqdm(unit="frame", desc="transfer") as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+
+            report = transfer_video(pipeline, args.source, args.reference, args.output, args.model,
+                                    intensity=args.intensity, smoothing=not args.no_smoothing,
+                                    detect_every=args.detect_every, max_seconds=args.max_seconds, progress=progress)
+    except (ImageError, FaceError) as error:  # VideoError is an ImageError: the clip, or the reference photo
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    print(f"wrote {report.output}: {report.frames} frames ({report.made_up} made up, the rest had no face) at "
+          f"{report.fps:.1f} fps")
+    return 0
 
 
 def list_images(folder: Path) -> list[Path]:
