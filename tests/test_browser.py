@@ -93,7 +93,7 @@ def test_upload_two_photos_compare_two_models_and_see_both_results(app_url, tmp_
             expect(results.locator("img")).to_have_count(len(chosen), timeout=120_000)
             for name in chosen:
                 expect(results.get_by_text(f"{name} · ", exact=False)).to_be_visible()
-            expect(page.get_by_text("Detected once for all models")).to_be_visible()
+            expect(page.get_by_text("Detected and paired once for all models")).to_be_visible()
             expect(page.locator("#slider img").first).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1500)  # let the slider and the table finish drawing before the screenshot
             page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)

@@ -93,6 +93,19 @@ def default_selection(entries: list[ModelEntry]) -> list[str]:
     return chosen
 
 
+# the student the Live and Video tabs start with: the fastest one that keeps up with the teacher's quality
+LIVE_STUDENT = "slim-s"
+
+
+def live_default(networks: list[ModelEntry]) -> str | None:
+    """The model the Live and Video tabs start with: `LIVE_STUDENT` when it is offered, else the network with the
+    fewest MACs (the fastest), else none."""
+    names = [entry.name for entry in networks]
+    if LIVE_STUDENT in names:
+        return LIVE_STUDENT
+    return min(networks, key=lambda entry: entry.gmacs).name if networks else None
+
+
 @dataclass(frozen=True)
 class ChartPoint:
     model: str

@@ -69,6 +69,11 @@ class Comparison:
         caption = f"{name} · {result.timings['model']:.0f} ms ({result.device}) · {figures}"
         return caption + (" · UNTRAINED: random weights" if not result.trained else "")
 
+    def crops(self) -> list[tuple[np.ndarray, str]]:
+        """The first source face's aligned crop, then each model's made-up crop: lips and lids at a glance."""
+        first = next(iter(self.results.values()))
+        return [(first.source_crop, "source"), *((result.made_up_crop, name) for name, result in self.results.items())]
+
     def gallery(self) -> list[tuple[np.ndarray, str]]:
         return [(self.image(name), self.caption(name)) for name in self.results]
 

@@ -18,7 +18,9 @@ class AppLimits:
     wait; more are refused with Gradio's queue-full message. Model runs go one at a time per worker (a second
     run would only share the same cores). time_limit_s: once a request has run this long, the models it has
     not started are skipped and named. Uploads and results leave Gradio's cache `cache_lifetime_s` after they
-    were written (checked every `cache_sweep_s`)."""
+    were written (checked every `cache_sweep_s`). Webcam streams are served one at a time, each for at most
+    `live_time_limit_s`; uploaded clips of at most `max_clip_seconds` are made up (longer ones are refused before
+    they are decoded)."""
 
     max_upload: str = "20mb"
     queue_size: int = 16
@@ -26,6 +28,8 @@ class AppLimits:
     time_limit_s: float = 60.0
     cache_lifetime_s: int = 3600
     cache_sweep_s: int = 600
+    live_time_limit_s: float = 120.0
+    max_clip_seconds: float = 20.0
 
     def launch_options(self) -> dict:
         """Keyword arguments for `Blocks.launch`."""

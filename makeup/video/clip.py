@@ -64,6 +64,7 @@ class ClipInfo:
     seconds: float
     rotation: int  # degrees the stored frames are turned to be shown upright (0, 90, 180, 270)
     has_audio: bool
+    frames_known: bool = False  # the header counts the frames (else `frames` is estimated)
 
 
 def probe(path: str | os.PathLike, max_seconds: float = DEFAULT_MAX_SECONDS,
@@ -72,15 +73,14 @@ def probe(path: str | os.PathLike, max_seconds: float = DEFAULT_MAX_SECONDS,
     import av
 
     path = Path(path)
+    if not path.is_file():
+        raise NotAVideoError(f"{path} does not exist or is not a file.")
     try:
         container = av.open(str(path))
-    except (av.error.InvalidDataError, av.error.ValueError) as error:
-        raise NotAVideoError(f"{path.name} is not a video PyAV can read ({error.strerror or error}). Use an mp4, "
-                             "mov, webm or gif file.") from error
-    except FileNotFoundError as error:
-        raise NotAVideoError(f"{path} does not exist.") from error
     except av.error.FFmpegError as error:
-        raise NotAVideoError(f"{path.name} could not be opened as a video ({error}).") from error
+        raise NotAVideoError(f"{path.name} is not a video that can be read ({getattr(error, 'strerror', '') or error}):"
+                             " not a video at all, or one cut short before its index. Use an mp4, mov, webm or gif "
+                             "file.") from error
     with container:
         if not container.streams.video:
             raise NoVideoStreamError(f"{path.name} has no video stream (audio only?). Use a clip with pictures.")
@@ -88,7 +88,8 @@ def probe(path: str | os.PathLike, max_seconds: float = DEFAULT_MAX_SECONDS,
         width, height = stream.codec_context.width, stream.codec_context.height
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate
         seconds = _duration(container, stream)
-        frames = stream.frames or (int(round(seconds * float(fps))) if fps and seconds else 0)
+        header_frames = stream.frames
+        frames = header_frames or (int(round(seconds * float(fps))) if fps and seconds else 0)
         rotation = _rotation(container, stream)
         has_audio = bool(container.streams.audio)
     if not width or not height or not fps:
@@ -105,7 +106,8 @@ def probe(path: str | os.PathLike, max_seconds: float = DEFAULT_MAX_SECONDS,
     if width % 2 or height % 2:
         raise OddSizeError(f"{path.name} is {width}x{height}: H.264 (the output's codec) needs even sides. Crop "
                            f"or scale it to {width - width % 2}x{height - height % 2}.")
-    return ClipInfo(path, width, height, Fraction(fps), int(frames), float(seconds), rotation, has_audio)
+    return ClipInfo(path, width, height, Fraction(fps), int(frames), float(seconds), rotation, has_audio,
+                    frames_known=bool(header_frames))
 
 
 def read_frames(info: ClipInfo) -> Iterator[tuple[np.ndarray, float]]:
@@ -128,7 +130,10 @@ def read_frames(info: ClipInfo) -> Iterator[tuple[np.ndarray, float]]:
         raise TruncatedVideoError(f"{info.path.name} could not be read past frame {count} ({error}); the file "
                                   "is damaged or was cut short. Export or download it again.") from error
     if count == 0:
-        raise EmptyVideoError(f"{info.path.name} holds no frames. Use another clip.")
+        raise EmptyVideoError(f"{info.path.name} holds no frames that can be decoded. Use another clip.")
+    if info.frames_known and count < info.frames:
+        raise TruncatedVideoError(f"{info.path.name} ends at frame {count} of the {info.frames} its header "
+                                  "announces: the file was cut short. Export or download it again.")
 
 
 def _duration(container, stream) -> float:
