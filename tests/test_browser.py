@@ -100,3 +100,53 @@ def test_upload_two_photos_compare_two_models_and_see_both_results(app_url, tmp_
         finally:
             browser.close()
     assert (ARTIFACTS / "app.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_the_live_tab_makes_up_the_camera_stream(app_url, tmp_path, astronaut, grace_hopper):
+    """Chromium's fake camera streams a y4m clip of the public-domain astronaut into the Live tab; made-up frames
+    come back with the server's rate. The screenshot is kept as test-artifacts/live.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from clips import portrait_frames, write_y4m  # tests/ is on sys.path under pytest
+    from makeup.regions import masks_from_image
+    from makeup.synth import preset, render
+
+    pytest.importorskip("mediapipe", reason="tracking needs FaceMesh")
+    camera = write_y4m(tmp_path / "camera.y4m", portrait_frames(astronaut, 10, size=(640, 480), step=0))
+    reference = tmp_path / "look.png"
+    Image.fromarray(render(grace_hopper, masks_from_image(grace_hopper), preset("classic-red"))).save(reference)
+    flags = [*CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+             f"--use-file-for-fake-video-capture={camera.resolve()}"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(app_url)
+            page.get_by_role("tab", name="Live").click()
+            page.locator("#live-reference input[type=file]").set_input_files(str(reference))
+            expect(page.locator("#live-reference img").first).to_be_visible(timeout=30_000)
+            page.get_by_text("Click to Access Webcam").click()
+            page.get_by_role("button", name="capture photo").click()  # starts the stream
+            expect(page.locator("#live-output img").first).to_be_visible(timeout=60_000)
+            expect(page.locator("#live-rate")).to_contain_text("frames per second", timeout=60_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(ARTIFACTS / "live.png"), full_page=True)
+            shown = page.locator("#live-output img").first.get_attribute("src")
+            made_up = page.request.get(shown).body() if shown and shown.startswith("http") else None
+        finally:
+            browser.close()
+    assert made_up and (ARTIFACTS / "live.png").stat().st_size > 10_000
+    import io
+
+    import numpy as np
+
+    frame = np.asarray(Image.open(io.BytesIO(made_up)).convert("RGB")).astype(int)
+    camera_frame = portrait_frames(astronaut, 1, size=(640, 480), step=0)[0].astype(int)
+    assert frame.shape == camera_frame.shape
+    # the camera's picture (Gradio's webcam may mirror it), wearing makeup on the face only
+    difference = min((np.abs(frame - candidate).max(axis=2) for candidate in (camera_frame, camera_frame[:, ::-1])),
+                     key=lambda d: np.median(d))
+    assert np.median(difference) < 8
+    assert 100 < (difference > 40).sum() < 0.05 * difference.size
