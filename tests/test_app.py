@@ -319,3 +319,25 @@ def test_an_upload_over_the_size_limit_is_refused_before_it_is_stored(client, ph
     large.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (21 * 2**20))  # 21 MB; the limit is 20 MB
     with pytest.raises(Exception, match="(?i)too large|file size|exceeds"):
         client.predict(handle_file(large), handle_file(photos["grace"]), model=UNTRAINED, api_name="/transfer")
+
+
+def test_api_video_makes_up_an_uploaded_clip_and_refuses_a_bad_one(client, photos, tmp_path, astronaut):
+    """The Video tab's endpoint: a short clip comes back made up as mp4 with the same frames; a file that is not a
+    video gets the readable message."""
+    pytest.importorskip("av")
+    pytest.importorskip("mediapipe")
+    from gradio_client import handle_file
+
+    from clips import portrait_frames, write_mp4  # tests/ is on sys.path under pytest
+    from makeup.video import probe
+
+    clip = write_mp4(tmp_path / "clip.mp4", portrait_frames(astronaut, 6), tone_seconds=0.5)
+    video, note = client.predict(handle_file(str(clip)), handle_file(photos["grace"]), "slim-s", 1.0,
+                                 api_name="/video")
+    path = video["video"] if isinstance(video, dict) else video
+    assert probe(path).frames == 6 and probe(path).has_audio
+    assert "6 frames (6 made up" in note
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(Exception, match="not a video"):
+        client.predict(handle_file(str(bad)), handle_file(photos["grace"]), "slim-s", 1.0, api_name="/video")

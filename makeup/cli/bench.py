@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pipeline", action="store_true",
                         help="measure the whole transfer pipeline instead (1 and 12 MP photos with the teacher and "
                              "the smallest student, per stage, and a 40 MP photo with peak memory)")
+    parser.add_argument("--video", action="store_true",
+                        help="frames per second end to end through a clip (640x480 and 1280x720) for the teacher and "
+                             "every shipped student (or --models), per stage, with flicker and lag")
     parser.add_argument("--detection", action="store_true",
                         help="compare largest-face detection on a small copy with detection at full size on the "
                              "development faces (--faces), scaled into 1 and 12 MP photos")
@@ -236,12 +239,29 @@ def run(args: argparse.Namespace) -> int:
         return run_pipeline(args, devices)
     if args.detection:
         return run_detection(args)
+    if args.video:
+        return run_video(args, devices)
     for device in devices:
         record = models_record(device, args.size, args.repeats, args.warmup, args.threads, args.models,
                                onnx=args.onnx)
         path = json_path(args.json, "models", device, len(devices) > 1)
         write_json(record, path)
         print(models_markdown(record))
+        print(f"\n(written to {path})\n")
+    return 0
+
+
+def run_video(args: argparse.Namespace, devices: list[str]) -> int:
+    """`makeup bench --video`: frame rates and steadiness per model (makeup.bench.video)."""
+    from makeup.bench.pipeline import shipped_students
+    from makeup.bench.video import video_markdown, video_record
+
+    models = [TEACHER, *[name for name in (args.models or shipped_students()) if name != TEACHER]]
+    for device in devices:
+        record = video_record(models, device, device_name(device), threads=args.threads)
+        path = json_path(args.json, "video", device, len(devices) > 1)
+        write_json(record, path)
+        print(video_markdown(record))
         print(f"\n(written to {path})\n")
     return 0
 
