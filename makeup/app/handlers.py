@@ -144,7 +144,7 @@ class Handlers:
             raise gr.Error(f"Unknown model(s): {', '.join(unknown)}. Choose among: {', '.join(entries)}.")
         if output_mode not in OUTPUT_MODES:
             raise gr.Error(f"Output must be one of {', '.join(OUTPUT_MODES)}, got {output_mode!r}.")
-        with _readable_errors():
+        with readable_errors():
             results, skipped, photos, shared = self._compute(source, reference, names, float(intensity), parts)
         return Comparison(results, {name: entries[name] for name in results}, output_mode, *photos, shared, skipped)
 
@@ -195,7 +195,7 @@ def describe(comparison: Comparison, name: str) -> str:
 
 
 @contextmanager
-def _readable_errors() -> Iterator[None]:
+def readable_errors() -> Iterator[None]:
     """Turn the pipeline's typed errors into gr.Error; log and summarise anything else."""
     try:
         yield

@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from makeup.app.handlers import _readable_errors
+from makeup.app.handlers import readable_errors
 from makeup.app.limits import AppLimits
 from makeup.transfer import MakeupPipeline
 from makeup.video import FrameMaker, transfer_video
@@ -55,7 +55,7 @@ class LiveHandlers:
         if not reference:
             raise gr.Error("Choose a reference face wearing makeup first (upload one or pick an example).")
         key = (reference, model, float(intensity))
-        with _readable_errors():
+        with readable_errors():
             if session is None or session.key != key:
                 session = LiveSession(FrameMaker(self.pipeline, reference, model, float(intensity)), key)
             start = time.perf_counter()
@@ -76,7 +76,7 @@ class LiveHandlers:
             if progress is not None:
                 progress((done, total), unit="frames", desc="making up the clip")
 
-        with _readable_errors():
+        with readable_errors():
             result = transfer_video(self.pipeline, clip, reference, output, model, float(intensity),
                                     max_seconds=self.limits.max_clip_seconds, progress=report)
         note = (f"{result.frames} frames ({result.made_up} made up, {result.frames - result.made_up} without a face "
