@@ -197,10 +197,24 @@ def complete_regions(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for side in ("left", "right"):
         eye = parts[f"eye_{side}"]
         masks[f"eyeshadow_{side}"] = _box(eye, _EYESHADOW_MARGIN_AT_256 * scale) * skin
-        ring = cv2.dilate(eye, ring_kernel)
+        ring = _dilate_near(eye, ring_kernel)
         masks[f"eyering_{side}"] = np.clip(ring - eyes_and_brows, 0, 1) * face
     masks.update(cheek_masks(parts, skin))
     return {name: masks[name].astype(np.float32) for name in REGIONS}
+
+
+def _dilate_near(mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`cv2.dilate(mask, kernel)` computed only around the mask's nonzero pixels (the same result: a dilation
+    reaches no further than the kernel), several times faster for a small part such as an eye."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return np.zeros_like(mask)
+    reach_y, reach_x = kernel.shape[0] // 2 + 1, kernel.shape[1] // 2 + 1
+    y0, y1 = max(int(ys.min()) - reach_y, 0), min(int(ys.max()) + reach_y + 1, mask.shape[0])
+    x0, x1 = max(int(xs.min()) - reach_x, 0), min(int(xs.max()) + reach_x + 1, mask.shape[1])
+    result = np.zeros_like(mask)
+    result[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1], kernel)
+    return result
 
 
 def cheek_masks(parts: dict[str, np.ndarray], skin: np.ndarray) -> dict[str, np.ndarray]:

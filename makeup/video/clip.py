@@ -67,10 +67,19 @@ class ClipInfo:
     frames_known: bool = False  # the header counts the frames (else `frames` is estimated)
 
 
+def require_av():
+    """PyAV, or an ImportError that says how to install it."""
+    try:
+        import av
+    except ImportError as error:
+        raise ImportError("video needs PyAV: pip install 'makeup[video]' (or the app extra)") from error
+    return av
+
+
 def probe(path: str | os.PathLike, max_seconds: float = DEFAULT_MAX_SECONDS,
           max_frame_pixels: int = DEFAULT_MAX_FRAME_PIXELS) -> ClipInfo:
     """Open `path` and check it can be made up, before decoding it whole. Raises a VideoError."""
-    import av
+    av = require_av()
 
     path = Path(path)
     if not path.is_file():
