@@ -28,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "that cannot be used are reported and skipped, outputs that already exist are kept (an interrupted run "
         "continues where it stopped; --overwrite redoes them). Video mode: CLIP REFERENCE -o OUT.mp4 (a source "
         "ending in " + ", ".join(VIDEO_SUFFIXES) + ") makes up every frame, the face tracked between detections, "
-        "and writes H.264 mp4 with the same frames, frame rate and upright size, the audio copied. Outputs are "
+        "and writes H.264 mp4 with the same frames, frame rate and upright size, the audio copied (a GIF is a clip when "
+        "the output is .mp4, a photo otherwise). Outputs are "
         "written atomically.",
     )
     parser.add_argument("source", nargs="?", help="the photo to put makeup on")
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {args.model!r} has no trained weights: the output is from RANDOM weights", file=sys.stderr)
     if folder_mode:
         return _run_folders(pipeline, args)
-    if Path(args.source).suffix.lower() in VIDEO_SUFFIXES:
+    if _is_clip(Path(args.source), args.output):
         return _run_video(pipeline, args)
     try:
         written = _transfer_one(pipeline, args.source, args.reference, args.output, args)
@@ -116,6 +117,13 @@ def _transfer_one(
 
         return save_image(blend(result.source_crop, result.output, args.intensity), output)
     return save_image(result.image, output)
+
+
+def _is_clip(source: Path, output: Path) -> bool:
+    """Whether a single source is made up as a clip: a video file, or a GIF asked to become an mp4 (a GIF written
+    to an image file is a photo: its first frame)."""
+    suffix = source.suffix.lower()
+    return suffix in VIDEO_SUFFIXES and (suffix != ".gif" or output.suffix.lower() == ".mp4")
 
 
 def _run_video(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
