@@ -248,3 +248,22 @@ def test_shipped_weights_load_and_their_manifest_figures_match_the_profiler(name
     # per 256 px crop, as the pipeline calls it: weights with a working size run at it
     assert entry["gmacs"] == pytest.approx(count_flops(model, *example_inputs("generator", size=256)) / 2e9,
                                            abs=2e-3)
+
+
+# the students distilled from the teacher that ships; the others are students of the two-stage teacher and stale
+# until redistilled (docs/compression.md)
+STUDENTS_OF_THE_SHIPPED_TEACHER = ("slim-s",)
+
+
+@pytest.mark.parametrize("name", STUDENTS_OF_THE_SHIPPED_TEACHER)
+def test_students_of_the_shipped_teacher_take_warped_references_and_its_lips(name):
+    """Their weights say they take references warped onto the source and lay the example lips over their output,
+    as the teacher does; the pipeline and the evaluation read exactly that."""
+    from makeup.classical.example_lips import paints_lips_by_example
+    from makeup.models.reference_input import warps_reference
+
+    teacher, student = load_model("beautygan"), load_model(name)
+    assert warps_reference(teacher) and paints_lips_by_example(teacher)
+    assert warps_reference(student) and paints_lips_by_example(student)
+    assert student.training_summary["config"]["teacher"] == "beautygan"
+    assert read_manifest(default_weights_dir())["benchmarks"]["cpu"]["ms"][name] > 0
