@@ -11,15 +11,17 @@ import numpy as np
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: int = 12, tone_seconds: float | None = None,
-              rotation: int = 0, codec: str = "libx264") -> Path:
-    """`frames` (HxWx3 RGB, stored as given) as H.264 mp4; a 440 Hz tone of `tone_seconds` as AAC audio; a
-    display rotation of `rotation` degrees in the stream's side data, as phones write it."""
+              rotation: int = 0, codec: str = "libx264", pix_fmt: str = "yuv420p",
+              options: dict[str, str] | None = None) -> Path:
+    """`frames` (HxWx3 RGB, stored as given) as H.264 mp4 (or `codec` in the container `path`'s suffix names);
+    a 440 Hz tone of `tone_seconds` as AAC audio; a display rotation of `rotation` degrees in the stream's side
+    data, as phones write it; `options` for the muxer (e.g. movflags=faststart: the index before the data)."""
     import av
 
     height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options=options or {}) as container:
         video = container.add_stream(codec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
         if rotation:
             video.set_display_rotation(rotation)
         audio = container.add_stream("aac", rate=44100) if tone_seconds else None

@@ -116,17 +116,7 @@ def _audio_only(path: Path) -> Path:
 
 def _faststart(path: Path, astronaut: np.ndarray) -> Path:
     """A 24-frame clip with its index (moov) before its data, as streaming sites write them."""
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
-        stream = container.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for index, frame in enumerate(portrait_frames(astronaut, 24)):
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = index
-            for packet in stream.encode(picture):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_mp4(path, portrait_frames(astronaut, 24), options={"movflags": "faststart"})
 
 
 def _no_frames(path: Path, astronaut: np.ndarray) -> Path:
@@ -144,18 +134,9 @@ def _truncated(path: Path, astronaut: np.ndarray) -> Path:
 
 
 def _odd_size(path: Path, astronaut: np.ndarray) -> Path:
+    """A 319x240 clip (lossless FFV1 in Matroska takes odd sides; H.264 in yuv420p does not)."""
     frames = [np.ascontiguousarray(frame[:, :319]) for frame in portrait_frames(astronaut, 3)]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 319, 240, "bgr0"
-        for index, frame in enumerate(frames):
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = index
-            for packet in stream.encode(picture):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_mp4(path, frames, codec="ffv1", pix_fmt="bgr0")
 
 
 @pytest.mark.parametrize(("case", "error", "message"), [

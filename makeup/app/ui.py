@@ -182,6 +182,14 @@ rate below is what this server achieves; on a free CPU Space the network, not th
 served at a time, for at most {minutes:.0f} minutes."""
 
 
+def _reference_picker(elem_id: str, examples) -> gr.Image:
+    """A reference photo input with the example references below it (the Live and Video tabs)."""
+    reference = photo_input(label="Reference makeup", elem_id=elem_id, height=240)
+    if examples.references:
+        gr.Examples(examples.references, inputs=reference, label="Example references", examples_per_page=8)
+    return reference
+
+
 def _live_tab(live: LiveHandlers, trained, examples, limits: AppLimits) -> None:
     gr.Markdown(LIVE_INTRO.format(minutes=limits.live_time_limit_s / 60))
     networks = [entry for entry in trained if entry.kind != "classical"]
@@ -190,9 +198,7 @@ def _live_tab(live: LiveHandlers, trained, examples, limits: AppLimits) -> None:
         made_up = gr.Image(label="Made up", type="numpy", elem_id="live-output", streaming=True)
     with gr.Row():
         with gr.Column():
-            reference = photo_input(label="Reference makeup", elem_id="live-reference", height=240)
-            if examples.references:
-                gr.Examples(examples.references, inputs=reference, label="Example references", examples_per_page=8)
+            reference = _reference_picker("live-reference", examples)
         with gr.Column():
             model = gr.Dropdown(choices=[(entry.label, entry.name) for entry in networks],
                                 value=live_default(networks), label="Model", elem_id="live-model")
@@ -211,9 +217,7 @@ def _video_tab(live: LiveHandlers, trained, examples, limits: AppLimits) -> None
     with gr.Row():
         clip = gr.Video(sources=["upload"], label="Clip", elem_id="clip")
         with gr.Column():
-            reference = photo_input(label="Reference makeup", elem_id="video-reference", height=240)
-            if examples.references:
-                gr.Examples(examples.references, inputs=reference, label="Example references", examples_per_page=8)
+            reference = _reference_picker("video-reference", examples)
     with gr.Row():
         model = gr.Dropdown(choices=[(entry.label, entry.name) for entry in networks], value=live_default(networks),
                             label="Model", elem_id="video-model")
