@@ -159,16 +159,13 @@ class Handlers:
         prepared_source = pipeline.prepare(source, "source")
         prepared_reference = pipeline.prepare(reference, "reference")
         pair = pipeline.prepare_pair(prepared_source, prepared_reference, names, regions)
-        shared = {stage: prepared_source.timings.get(stage, 0.0) + prepared_reference.timings.get(stage, 0.0)
-                  for stage in SHARED_STAGES if stage != "pair"}
-        shared["pair"] = pair.ms
         results, skipped = {}, []
         for index, name in enumerate(names):
             if index and time.perf_counter() - start > self.limits.time_limit_s:
                 skipped = names[index:]
                 break
             results[name] = pipeline.transfer_pair(pair, name, intensity, regions)
-        return results, skipped, (prepared_source.image, prepared_reference.image), shared
+        return results, skipped, (prepared_source.image, prepared_reference.image), pair.shared_timings
 
     def transfer(self, source: str | None, reference: str | None, model: str, intensity: float = 1.0,
                  parts: Sequence[str] | None = None, output_mode: str = OUTPUT_MODES[0]) -> tuple[np.ndarray, str]:

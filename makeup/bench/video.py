@@ -13,7 +13,6 @@ the face on the moving clip (the makeup's centroid against the face's true track
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from fractions import Fraction

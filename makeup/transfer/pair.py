@@ -63,6 +63,15 @@ class PreparedPair:
         return len(self.source.aligned)
 
     @property
+    def shared_timings(self) -> dict[str, float]:
+        """Milliseconds of the stages every model of a comparison shares: load, detect and align of both photos
+        (0 for a cached reference), and this pair stage."""
+        shared = {stage: self.source.timings.get(stage, 0.0) + self.reference.timings.get(stage, 0.0)
+                  for stage in ("load", "detect", "align")}
+        shared["pair"] = self.ms
+        return shared
+
+    @property
     def has_landmarks(self) -> bool:
         return self.needs.any and self.missing is None
 

@@ -259,11 +259,8 @@ class MakeupPipeline:
         reference = self.prepare(reference, "reference")
         # 2. the pair: landmarks, masks, the warped reference and the example lips, for every model at once
         pair = self.prepare_pair(source, reference, names, regions)
-        shared = {stage: source.timings.get(stage, 0.0) + reference.timings.get(stage, 0.0)
-                  for stage in SHARED_STAGES[:3]}
-        shared["pair"] = pair.ms
         # 3.-5. each model, its finish and its paste
-        return {name: self._transfer_pair(pair, name, intensity, regions, dict(shared),
+        return {name: self._transfer_pair(pair, name, intensity, regions, pair.shared_timings,
                                           paste_in_place and len(names) == 1)
                 for name in names}
 
