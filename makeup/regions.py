@@ -186,13 +186,11 @@ def complete_regions(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     face = parts["face"]
     height, width = face.shape
     scale = min(height, width) / 256.0
-    features = np.maximum.reduce(
-        [parts[n] for n in ("lips", "mouth", "eye_left", "eye_right", "brow_left", "brow_right")]
-    )
+    features = _union([parts[n] for n in ("lips", "mouth", "eye_left", "eye_right", "brow_left", "brow_right")])
     skin = np.clip(face - features, 0, 1)
     masks = dict(parts)
     masks["skin"] = skin
-    eyes_and_brows = np.maximum.reduce([parts[n] for n in ("eye_left", "eye_right", "brow_left", "brow_right")])
+    eyes_and_brows = _union([parts[n] for n in ("eye_left", "eye_right", "brow_left", "brow_right")])
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * round(_EYERING_RADIUS_AT_256 * scale) + 1,) * 2)
     for side in ("left", "right"):
         eye = parts[f"eye_{side}"]
@@ -200,18 +198,18 @@ def complete_regions(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         ring = _dilate_near(eye, ring_kernel)
         masks[f"eyering_{side}"] = np.clip(ring - eyes_and_brows, 0, 1) * face
     masks.update(cheek_masks(parts, skin))
-    return {name: masks[name].astype(np.float32) for name in REGIONS}
+    return {name: masks[name].astype(np.float32, copy=False) for name in REGIONS}
 
 
 def _dilate_near(mask: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """`cv2.dilate(mask, kernel)` computed only around the mask's nonzero pixels (the same result: a dilation
     reaches no further than the kernel), several times faster for a small part such as an eye."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    bounds = bounding_box(mask != 0)
+    if bounds is None:
         return np.zeros_like(mask)
     reach_y, reach_x = kernel.shape[0] // 2 + 1, kernel.shape[1] // 2 + 1
-    y0, y1 = max(int(ys.min()) - reach_y, 0), min(int(ys.max()) + reach_y + 1, mask.shape[0])
-    x0, x1 = max(int(xs.min()) - reach_x, 0), min(int(xs.max()) + reach_x + 1, mask.shape[1])
+    y0, y1 = max(bounds[0] - reach_y, 0), min(bounds[1] + reach_y, mask.shape[0])
+    x0, x1 = max(bounds[2] - reach_x, 0), min(bounds[3] + reach_x, mask.shape[1])
     result = np.zeros_like(mask)
     result[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1], kernel)
     return result
@@ -261,16 +259,16 @@ class FaceGeometry:
 def face_geometry(parts: dict[str, np.ndarray]) -> FaceGeometry:
     """Eye and mouth centres from the part masks (falls back on fixed proportions of the face box)."""
     face = parts["face"]
-    ys, xs = np.nonzero(face > 0.5)
-    if len(xs) == 0:
+    bounds = bounding_box(face > 0.5)
+    if bounds is None:
         height, width = face.shape
         x0, y0, x1, y1 = 0.0, 0.0, float(width), float(height)
     else:
-        x0, y0, x1, y1 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+        x0, y0, x1, y1 = float(bounds[2]), float(bounds[0]), float(bounds[3] - 1), float(bounds[1] - 1)
     face_width = max(x1 - x0, 1.0)
 
     def centre(mask: np.ndarray, default: tuple[float, float]) -> np.ndarray:
-        m = cv2.moments((mask > 0.5).astype(np.uint8), binaryImage=True)
+        m = cv2.moments((mask > 0.5).view(np.uint8), binaryImage=True)
         if m["m00"] < 1:
             return np.array(default, dtype=np.float32)
         return np.array([m["m10"] / m["m00"], m["m01"] / m["m00"]], dtype=np.float32)
@@ -322,13 +320,27 @@ def _fill(points: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _box(mask: np.ndarray, margin: float) -> np.ndarray:
     box = np.zeros_like(mask)
-    ys, xs = np.nonzero(mask > 0.5)
-    if len(xs) == 0:
+    bounds = bounding_box(mask > 0.5)
+    if bounds is None:
         return box
     height, width = mask.shape
     m = int(round(margin))
-    box[max(ys.min() - m, 0) : min(ys.max() + m + 1, height), max(xs.min() - m, 0) : min(xs.max() + m + 1, width)] = 1
+    box[max(bounds[0] - m, 0) : min(bounds[1] + m, height), max(bounds[2] - m, 0) : min(bounds[3] + m, width)] = 1
     return box
+
+
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), ends excluded, of a bool mask's True pixels; None when there are none."""
+    x, y, width, height = cv2.boundingRect(np.ascontiguousarray(mask).view(np.uint8))
+    return None if width == 0 else (y, y + height, x, x + width)
+
+
+def _union(masks: list[np.ndarray]) -> np.ndarray:
+    """The pixelwise maximum of same-sized masks (without stacking them first)."""
+    union = masks[0].copy()
+    for mask in masks[1:]:
+        np.maximum(union, mask, out=union)
+    return union
 
 
 def _check_rgb(image: np.ndarray) -> np.ndarray:

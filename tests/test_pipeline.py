@@ -295,7 +295,6 @@ def test_the_pair_stage_runs_once_per_comparison_and_a_known_reference_comes_fro
     copy.write_bytes(reference_file.read_bytes())
     again = pipeline.transfer_all(astronaut, copy, names)
     assert facemesh.calls == 3 and detector.calls == calls + 3 and pipeline.references.hits == 1
-    assert again["beautygan"].timings["detect"] < results["beautygan"].timings["detect"]
     for name in names:
         assert np.array_equal(again[name].image, results[name].image)
     # a different reference is a miss

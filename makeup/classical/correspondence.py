@@ -14,6 +14,8 @@ the similarity alignment the crops already share: the warp is the identity.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -45,20 +47,25 @@ def delaunay(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(T, 3) int32 vertex indices of the Delaunay triangulation of `points` (all inside the crop)."""
     height, width = size
     subdiv = cv2.Subdiv2D((-1, -1, width + 2, height + 2))
-    points = np.asarray(points, dtype=np.float32)
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    subdiv.insert(points.tolist())  # one call: per-point inserts cost more than the rest
     # Subdiv2D returns triangles by their corners' coordinates: map those back to point indices (the first of
-    # any coincident points), and drop triangles that touch Subdiv2D's own outer vertices.
-    index_of = {}
-    for index, (x, y) in enumerate(points.tolist()):
-        index_of.setdefault((x, y), index)
-    subdiv.insert([(float(x), float(y)) for x, y in points])  # one call: per-point inserts cost more than the rest
-    corners = subdiv.getTriangleList().astype(np.float32).reshape(-1, 6).tolist()
-    triangles = []
-    for x0, y0, x1, y1, x2, y2 in corners:
-        ids = (index_of.get((x0, y0)), index_of.get((x1, y1)), index_of.get((x2, y2)))
-        if None not in ids:
-            triangles.append(ids)
-    return np.asarray(triangles, dtype=np.int32).reshape(-1, 3)
+    # any coincident points) by the bits of each (x, y) pair, and drop triangles that touch Subdiv2D's own
+    # outer vertices.
+    keys, first = np.unique(points.view(np.uint64).ravel(), return_index=True)
+    corners = np.ascontiguousarray(subdiv.getTriangleList(), dtype=np.float32).reshape(-1, 3, 2)
+    corners = corners.view(np.uint64).reshape(-1, 3)
+    slots = np.minimum(np.searchsorted(keys, corners), len(keys) - 1)
+    known = (keys[slots] == corners).all(axis=1)
+    return first[slots[known]].astype(np.int32).reshape(-1, 3)
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) float32 coordinates of every pixel, read-only (shared by every warp of that size)."""
+    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
 
 
 def warp_maps(from_points: np.ndarray, to_points: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -70,18 +77,17 @@ def warp_maps(from_points: np.ndarray, to_points: np.ndarray, size: tuple[int, i
     triangles = delaunay(to_points, size)
     # Which triangle each destination pixel lies in (-1: none, kept as the identity).
     owner = np.full((height, width), -1, np.int32)
-    scaled = np.round(to_points * 16).astype(np.int32)
-    for index, triangle in enumerate(triangles):
-        cv2.fillConvexPoly(owner, scaled[triangle], int(index), cv2.LINE_8, 4)
-    affines = _affines(to_points[triangles], from_points[triangles])  # (T, 2, 3): destination -> source
-    grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+    for index, corners in enumerate(np.round(to_points * 16).astype(np.int32)[triangles]):  # 1/16 px vertices
+        cv2.fillConvexPoly(owner, corners, index, cv2.LINE_8, 4)
+    affines = _affines(to_points[triangles], from_points[triangles]).reshape(-1, 6)  # destination -> source
+    grid_x, grid_y = _pixel_grid(height, width)
     covered = owner >= 0
-    matrix = affines[np.maximum(owner, 0)]
-    map_x = matrix[..., 0, 0] * grid_x + matrix[..., 0, 1] * grid_y + matrix[..., 0, 2]
-    map_y = matrix[..., 1, 0] * grid_x + matrix[..., 1, 1] * grid_y + matrix[..., 1, 2]
-    map_x = np.where(covered, map_x, grid_x).astype(np.float32)
-    map_y = np.where(covered, map_y, grid_y).astype(np.float32)
-    return map_x, map_y
+    coefficients = affines[np.maximum(owner, 0)]
+    map_x = coefficients[..., 0] * grid_x + coefficients[..., 1] * grid_y + coefficients[..., 2]
+    map_y = coefficients[..., 3] * grid_x + coefficients[..., 4] * grid_y + coefficients[..., 5]
+    if not covered.all():
+        map_x, map_y = np.where(covered, map_x, grid_x), np.where(covered, map_y, grid_y)
+    return map_x.astype(np.float32, copy=False), map_y.astype(np.float32, copy=False)
 
 
 def _affines(destination: np.ndarray, source: np.ndarray) -> np.ndarray:

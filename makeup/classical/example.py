@@ -249,15 +249,25 @@ def _makeup_only(relative: np.ndarray, unit: float, config: ExampleTransferConfi
 
 def _bare_skin(masks: dict[str, np.ndarray]) -> np.ndarray:
     """Skin outside the eye-shadow boxes and cheeks (which may carry makeup), as a bool mask."""
-    made_up = np.maximum.reduce([masks[n] for n in ("eyeshadow_left", "eyeshadow_right", "eyering_left",
-                                                     "eyering_right", "cheek_left", "cheek_right")])
+    made_up = masks["eyeshadow_left"].copy()
+    for name in ("eyeshadow_right", "eyering_left", "eyering_right", "cheek_left", "cheek_right"):
+        np.maximum(made_up, masks[name], out=made_up)
     bare = (masks["skin"] > 0.5) & (made_up < 0.5)
-    return bare if bare.sum() >= 16 else masks["skin"] > 0.5
+    return bare if np.count_nonzero(bare) >= 16 else masks["skin"] > 0.5
 
 
 def _median_skin(lab: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
+    """The Lab median of the bare skin of `lab` (HxWx3, see `_lab`)."""
     bare = _bare_skin(masks)
     return np.median(lab[bare], axis=0).astype(np.float32) if bare.any() else np.zeros(3, np.float32)
+
+
+def _median_skin_of_rgb(image: np.ndarray, masks: dict[str, np.ndarray]) -> np.ndarray:
+    """`_median_skin` of a uint8 RGB image, converting only its bare-skin pixels to Lab."""
+    bare = _bare_skin(masks)
+    if not bare.any():
+        return np.zeros(3, np.float32)
+    return np.median(_lab(image[bare][:, None, :])[:, 0], axis=0).astype(np.float32)
 
 
 def _local_skin_tone(base: np.ndarray, masks: dict[str, np.ndarray], unit: float) -> np.ndarray | None:

@@ -35,10 +35,11 @@ from makeup.classical.example import (
     _lab,
     _lip_makeup,
     _median_skin,
+    _median_skin_of_rgb,
     _rgb,
     fill_openings,
 )
-from makeup.regions import face_geometry
+from makeup.regions import bounding_box, face_geometry
 
 # The example-based transfer with every zone but the lips switched off: the same lips, without the eye fit that
 # takes two thirds of its time.
@@ -112,8 +113,8 @@ def lips_layer(source: np.ndarray, source_masks: dict[str, np.ndarray], referenc
     y0, y1, x0, x1 = box
     window = (slice(y0, y1), slice(x0, x1))
 
-    source_lab = _lab(source)
-    complexion = reference.skin - _median_skin(source_lab, source_masks)
+    source_lab = _lab(source[window])  # Lab of the box alone: the rest of the crop only gives its skin's median
+    complexion = reference.skin - _median_skin_of_rgb(source, source_masks)
     eyes = np.maximum(source_masks["eye_left"], source_masks["eye_right"])[window] > 0.5
     keep_out = (~eyes) * (source_masks["mouth"][window] < 0.5) * source_masks["face"][window]
     lips = config.lips * reference.lip_gate * _blur(source_masks["lips"][window], zone_sigma) * keep_out
@@ -122,8 +123,8 @@ def lips_layer(source: np.ndarray, source_masks: dict[str, np.ndarray], referenc
     coverage = np.clip(correspondence.warp(reference.lips_mask, box=box), 0.0, 1.0)[..., None]
     lip_ab = coverage * warped_lab[..., 1:] + (1.0 - coverage) * reference.lip_mean[1:]
     lip_lightness = float(reference.lip_mean[0]) - config.lip_complexion * complexion[0]
-    out = source_lab[window].copy()
-    out[..., 0] += lips * (lip_lightness - source_lab[..., 0][source_lips].mean())
+    out = source_lab.copy()
+    out[..., 0] += lips * (lip_lightness - source_lab[..., 0][source_lips[window]].mean())
     out[..., 1:] += lips[..., None] * (lip_ab - out[..., 1:])
     weight = cv2.GaussianBlur(source_masks["lips"].astype(np.float32), (0, 0), edge_sigma)[window]
     return LipsLayer(box=box, lips=_rgb(out.astype(np.float32)), weight=weight.astype(np.float32))
@@ -144,7 +145,6 @@ def with_example_lips(output: np.ndarray, source: np.ndarray, reference: np.ndar
 
 def _box_around(mask: np.ndarray, margin: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1): the bounding box of `mask`'s True pixels grown by `margin`, inside `shape`."""
-    ys, xs = np.nonzero(mask)
+    y0, y1, x0, x1 = bounding_box(mask)
     height, width = shape
-    return (max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, height),
-            max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, width))
+    return max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width)
