@@ -187,6 +187,35 @@ def test_an_interrupted_run_leaves_no_file(pipeline, tmp_path, astronaut, look):
     assert _leftovers(out_dir) == []
 
 
+def test_decoding_ahead_and_encoding_behind_keep_the_order_and_raise_errors_where_they_happened(tmp_path):
+    from makeup.video.overlap import WriteBehind, read_ahead
+
+    def frames_then_a_damaged_one():
+        yield from range(5)
+        raise TruncatedVideoError("cut short")
+
+    seen = []
+    with pytest.raises(TruncatedVideoError, match="cut short"):
+        for item in read_ahead(frames_then_a_damaged_one(), depth=2):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]  # every frame before the error, in order
+
+    written = []
+
+    def disk_full_at_the_third(item: int) -> None:
+        if item == 2:
+            raise OSError("No space left on device")
+        written.append(item)
+
+    behind = WriteBehind(disk_full_at_the_third, depth=2)
+    with pytest.raises(OSError, match="No space left"):
+        for item in range(50):
+            behind.write(item)
+        behind.finish()
+    behind.abandon()
+    assert written == [0, 1]  # nothing after the failure is written
+
+
 def test_the_command_line_makes_up_a_clip(tmp_path, astronaut, look):
     from PIL import Image
 

@@ -21,7 +21,14 @@ import numpy as np
 
 from makeup.io import ImageSource
 from makeup.transfer import MakeupPipeline, PreparedImage
-from makeup.video.clip import DEFAULT_MAX_FRAME_PIXELS, DEFAULT_MAX_SECONDS, ClipInfo, probe, read_frames
+from makeup.video.clip import (
+    DEFAULT_MAX_FRAME_PIXELS,
+    DEFAULT_MAX_SECONDS,
+    ClipInfo,
+    probe,
+    read_frames,
+)
+from makeup.video.overlap import WriteBehind, read_ahead
 from makeup.video.track import FaceTracker, TrackedFace
 from makeup.video.writer import ClipWriter
 
@@ -96,21 +103,25 @@ def transfer_video(pipeline: MakeupPipeline, clip: str | os.PathLike, reference:
     maker = FrameMaker(pipeline, reference, model, intensity, smoothing, detect_every)
     report = VideoReport(info, Path(output))
     start = time.perf_counter()
+
+    def timer(stage: str) -> Callable[[float], None]:  # for the decoding and encoding threads
+        def add(ms: float) -> None:
+            maker.stage_ms[stage] += ms
+        return add
+
     with ClipWriter(output, info.fps, info.width, info.height, audio_from=clip if info.has_audio else None) as writer:
-        frames = read_frames(info)
-        while True:
-            tick = time.perf_counter()
-            item = next(frames, None)
-            maker.stage_ms["decode"] += (time.perf_counter() - tick) * 1000.0
-            if item is None:
-                break
-            made_up = maker.make_up(*item)
-            tick = time.perf_counter()
-            writer.write(made_up)
-            maker.stage_ms["encode"] += (time.perf_counter() - tick) * 1000.0
-            report.frames += 1
-            if progress is not None:
-                progress(report.frames, max(info.frames, report.frames))
+        # the next frame decodes and the previous one encodes while this one is made up
+        behind = WriteBehind(writer.write, busy_ms=timer("encode"))
+        try:
+            for frame, seconds in read_ahead(read_frames(info), busy_ms=timer("decode")):
+                behind.write(maker.make_up(frame, seconds))
+                report.frames += 1
+                if progress is not None:
+                    progress(report.frames, max(info.frames, report.frames))
+            behind.finish()
+        except BaseException:
+            behind.abandon()
+            raise
     report.seconds = time.perf_counter() - start
     report.made_up = maker.made_up
     report.detections = maker.tracker.detections
