@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +114,12 @@ def transfer_video(pipeline: MakeupPipeline, clip: str | os.PathLike, reference:
         # the next frame decodes and the previous one encodes while this one is made up
         behind = WriteBehind(writer.write, busy_ms=timer("encode"))
         try:
-            for frame, seconds in read_ahead(read_frames(info), busy_ms=timer("decode")):
-                behind.write(maker.make_up(frame, seconds))
-                report.frames += 1
-                if progress is not None:
-                    progress(report.frames, max(info.frames, report.frames))
+            with closing(read_ahead(read_frames(info), busy_ms=timer("decode"))) as frames:
+                for frame, seconds in frames:
+                    behind.write(maker.make_up(frame, seconds))
+                    report.frames += 1
+                    if progress is not None:
+                        progress(report.frames, max(info.frames, report.frames))
             behind.finish()
         except BaseException:
             behind.abandon()
