@@ -79,15 +79,20 @@ def warp_maps(from_points: np.ndarray, to_points: np.ndarray, size: tuple[int, i
     owner = np.full((height, width), -1, np.int32)
     for index, corners in enumerate(np.round(to_points * 16).astype(np.int32)[triangles]):  # 1/16 px vertices
         cv2.fillConvexPoly(owner, corners, index, cv2.LINE_8, 4)
-    affines = _affines(to_points[triangles], from_points[triangles]).reshape(-1, 6)  # destination -> source
+    # destination -> source, one row per coefficient: gathering them one at a time is faster than all at once
+    coefficients = np.ascontiguousarray(_affines(to_points[triangles], from_points[triangles]).reshape(-1, 6).T)
     grid_x, grid_y = _pixel_grid(height, width)
     covered = owner >= 0
-    coefficients = affines[np.maximum(owner, 0)]
-    map_x = coefficients[..., 0] * grid_x + coefficients[..., 1] * grid_y + coefficients[..., 2]
-    map_y = coefficients[..., 3] * grid_x + coefficients[..., 4] * grid_y + coefficients[..., 5]
-    if not covered.all():
-        map_x, map_y = np.where(covered, map_x, grid_x), np.where(covered, map_y, grid_y)
-    return map_x.astype(np.float32, copy=False), map_y.astype(np.float32, copy=False)
+    owner_or_0 = np.maximum(owner, 0)
+    maps = []
+    for row in (0, 3):
+        a, b, c = (np.take(coefficients[row + k], owner_or_0) for k in range(3))
+        a *= grid_x
+        b *= grid_y
+        a += b
+        a += c
+        maps.append(a if covered.all() else np.where(covered, a, grid_x if row == 0 else grid_y))
+    return maps[0], maps[1]
 
 
 def _affines(destination: np.ndarray, source: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "threads (needs the onnx extra)")
     parser.add_argument("--pipeline", action="store_true",
                         help="measure the whole transfer pipeline instead (1 and 12 MP photos with the teacher and "
-                             "the smallest student, per stage, and a 40 MP photo with peak memory)")
+                             "every shipped student (or --models), per stage, and a 40 MP photo with peak memory)")
     parser.add_argument("--video", action="store_true",
                         help="frames per second end to end through a clip (640x480 and 1280x720) for the teacher and "
                              "every shipped student (or --models), per stage, with flicker and lag")
