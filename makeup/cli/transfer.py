@@ -18,6 +18,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".gif", ".mkv", ".avi", ".m4v")
 
 
+def _frames(text: str) -> int:
+    """A count of frames for --detect-every and --model-every: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of frames, 1 or more, got {text!r}")
+    return value
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "transfer",
@@ -54,8 +65,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="folder mode: redo outputs that already exist (default: keep them)")
     parser.add_argument("--max-seconds", type=float, default=60.0,
                         help="video mode: the longest clip taken, in seconds (default 60)")
-    parser.add_argument("--detect-every", type=int, default=15,
+    parser.add_argument("--detect-every", type=_frames, default=15,
                         help="video mode: run the face detector every N frames, tracking in between (default 15)")
+    parser.add_argument("--model-every", type=_frames, default=1,
+                        help="video mode: run the model every N frames; the frames between wear the last makeup, "
+                             "moved with the tracked face (default 1: every frame)")
     parser.add_argument("--no-smoothing", action="store_true",
                         help="video mode: do not smooth the landmarks between frames (for comparison)")
     parser.set_defaults(func=run)
@@ -149,7 +163,8 @@ def _run_video(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
 
             report = transfer_video(pipeline, args.source, args.reference, args.output, args.model,
                                     intensity=args.intensity, smoothing=not args.no_smoothing,
-                                    detect_every=args.detect_every, max_seconds=args.max_seconds, progress=progress)
+                                    detect_every=args.detect_every, model_every=args.model_every,
+                                    max_seconds=args.max_seconds, progress=progress)
     except (ImageError, FaceError) as error:  # VideoError is an ImageError: the clip, or the reference photo
         print(f"error: {error}", file=sys.stderr)
         return 1
