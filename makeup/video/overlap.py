@@ -1,8 +1,9 @@
 """Decoding and encoding beside the makeup: a clip's frames read ahead and written behind on background threads.
 
 PyAV decodes and libx264 encodes with Python's lock released, so while one frame is made up the next is already
-being decoded and the previous one encoded: on 2 cores about a fifth of the time per frame at 640x480. Errors
-raised on either thread come back to the caller, in order, and stopping early (an error, Ctrl-C) stops both.
+being decoded and the previous one encoded, and their time mostly hides behind the makeup's (README, Video speed).
+Errors raised on either thread come back to the caller, in order, and stopping early (an error, Ctrl-C) stops
+both.
 """
 
 from __future__ import annotations
