@@ -236,7 +236,7 @@ def test_decoding_ahead_and_encoding_behind_keep_the_order_and_raise_errors_wher
     assert written == [0, 1]  # nothing after the failure is written
 
 
-def test_the_command_line_makes_up_a_clip(tmp_path, astronaut, look):
+def test_the_command_line_makes_up_a_clip(tmp_path, astronaut, look, capsys):
     from PIL import Image
 
     from makeup.cli import main
@@ -246,6 +246,12 @@ def test_the_command_line_makes_up_a_clip(tmp_path, astronaut, look):
     Image.fromarray(look).save(reference)
     assert main(["transfer", str(clip), str(reference), "-o", str(tmp_path / "out.mp4"), "--model", MODEL]) == 0
     assert probe(tmp_path / "out.mp4").frames == 6
+    command = ["transfer", str(clip), str(reference), "-o", str(tmp_path / "faster.mp4"), "--model", MODEL]
+    assert main([*command, "--model-every", "2"]) == 0
+    assert "6 made up, 3 of them wearing the last model run's makeup" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*command, "--model-every", "0"])
+    assert "--model-every: expected a whole number of frames, 1 or more" in capsys.readouterr().err
     assert main(["transfer", str(clip), str(reference), "-o", str(tmp_path / "out.gif"), "--model", MODEL]) == 2
     assert not (tmp_path / "out.gif").exists()
 

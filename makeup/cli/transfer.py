@@ -171,8 +171,9 @@ def _run_video(pipeline: MakeupPipeline, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
-    print(f"wrote {report.output}: {report.frames} frames ({report.made_up} made up, the rest had no face) at "
-          f"{report.fps:.1f} fps")
+    carried = f", {report.carried} of them wearing the last model run's makeup" if report.carried else ""
+    print(f"wrote {report.output}: {report.frames} frames ({report.made_up} made up{carried}, the rest had no face) "
+          f"at {report.fps:.1f} fps")
     return 0
 
 
