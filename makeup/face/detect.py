@@ -143,25 +143,16 @@ class FaceDetector:
             faces = self._run_mtcnn(image, min_face, pad=round(BORDER_PAD * max(image.shape[:2]))) or faces
         return faces
 
-    @torch.inference_mode()
     def _run_mtcnn(self, image: np.ndarray, min_face: int, pad: int) -> list[Face]:
         """Faces of at least `min_face` pixels in `image` surrounded by `pad` black pixels, in `image`'s
         coordinates, largest first."""
-        from facenet_pytorch.models.utils.detect_face import detect_face
+        from makeup.face.mtcnn import detect
 
         if pad:
             image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        mtcnn = self._mtcnn
-        # MTCNN.detect with a per-call minimum face size (facenet-pytorch is pinned, so this function is stable)
-        batch_boxes, batch_points = detect_face(
-            np.ascontiguousarray(image), min_face, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
-            mtcnn.thresholds, mtcnn.factor, self.device,
-        )
-        # cast: facenet-pytorch hands back object-dtype arrays in places
-        boxes = np.asarray(batch_boxes[0], dtype=np.float32).reshape(-1, 5)
-        landmarks = np.asarray(batch_points[0], dtype=np.float32).reshape(-1, 5, 2) - pad
+        boxes, landmarks = detect(np.ascontiguousarray(image), min_face, self._mtcnn, self.device)
         faces = [
-            Face(box=box[:4] - pad, landmarks=points, score=float(box[4])) for box, points in zip(boxes, landmarks)
+            Face(box=box[:4] - pad, landmarks=points - pad, score=float(box[4])) for box, points in zip(boxes, landmarks)
         ]
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
