@@ -2,13 +2,14 @@
 
 Masks are float32 `{0, 1}` arrays the size of the crop. "left"/"right" are the *image's* left and right (the
 viewer's), which is the convention of the bisenet19 and mt14 label maps; a horizontal flip swaps them
-(`flip_masks`). Only `detect_landmarks` needs mediapipe (imported on first use); everything else runs with
-numpy and OpenCV, so training reads masks from a prepared cache with nothing more installed.
+(`flip_masks`). Only `detect_landmarks` and `LandmarkTracker` need mediapipe (imported on first use); everything
+else runs with numpy and OpenCV, so training reads masks from a prepared cache with nothing more installed.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -85,10 +86,41 @@ def detect_landmarks(image: np.ndarray) -> np.ndarray:
 
     Needs mediapipe 0.10.21 (the `train` extra). Raises `RegionError` when no face is found.
     """
+    global _MESH
     image = _check_rgb(image)
-    mesh = _face_mesh()
     with _MESH_LOCK:  # a FaceMesh graph is not safe to run from two threads at once
-        result = mesh.process(image)
+        if _MESH is None:
+            _MESH = _new_face_mesh(video=False)
+        return _landmarks_of(_MESH, image)
+
+
+_MESH = None
+_MESH_LOCK = threading.Lock()
+
+
+class LandmarkTracker:
+    """FaceMesh in its video mode, for one stream of frames: `tracker(image)` -> (478, 2) pixels like
+    `detect_landmarks`, each call starting from the previous call's landmarks instead of running FaceMesh's own
+    face detector (2.5 ms instead of 8 on a 256 px crop on 2 cores). Meant for consecutive crops of one face;
+    `reset()` before a crop of another face or after one was lost."""
+
+    def __init__(self) -> None:
+        self._mesh = _new_face_mesh(video=True)
+        self._lock = threading.Lock()
+        weakref.finalize(self, self._mesh.close)  # the graph's threads end with the tracker
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        image = _check_rgb(image)
+        with self._lock:
+            return _landmarks_of(self._mesh, image)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._mesh.reset()
+
+
+def _landmarks_of(mesh, image: np.ndarray) -> np.ndarray:
+    result = mesh.process(image)
     if not result.multi_face_landmarks:
         raise RegionError("FaceMesh found no face in the image: use a crop that shows one face, roughly frontal.")
     height, width = image.shape[:2]
@@ -96,24 +128,17 @@ def detect_landmarks(image: np.ndarray) -> np.ndarray:
     return points * np.array([width, height], dtype=np.float32)
 
 
-_MESH = None
-_MESH_LOCK = threading.Lock()
-
-
-def _face_mesh():
-    global _MESH
-    if _MESH is None:
-        try:
-            from mediapipe.python.solutions import face_mesh
-        except ImportError as error:
-            raise MissingDependencyError(
-                "face-region masks from photos need mediapipe 0.10.21 (the last release that bundles the FaceMesh "
-                "model): pip install 'makeup[train]' or pip install mediapipe==0.10.21"
-            ) from error
-        _MESH = face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
-        )
-    return _MESH
+def _new_face_mesh(video: bool):
+    try:
+        from mediapipe.python.solutions import face_mesh
+    except ImportError as error:
+        raise MissingDependencyError(
+            "face-region masks from photos need mediapipe 0.10.21 (the last release that bundles the FaceMesh "
+            "model): pip install 'makeup[train]' or pip install mediapipe==0.10.21"
+        ) from error
+    return face_mesh.FaceMesh(
+        static_image_mode=not video, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+    )
 
 
 def masks_from_image(image: np.ndarray) -> dict[str, np.ndarray]:

@@ -166,3 +166,22 @@ def test_missing_mediapipe_says_what_to_install(monkeypatch):
     monkeypatch.setattr(regions, "_MESH", None)
     with pytest.raises(regions.MissingDependencyError, match="pip install"):
         regions.detect_landmarks(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_landmark_tracker_follows_a_moving_face_as_still_detection_finds_it(astronaut_crop):
+    """FaceMesh's video mode (no face detector between frames) lands where the still mode does, frame after frame
+    as the face shifts, and finds the face again after a frame without one."""
+    pytest.importorskip("mediapipe", reason="FaceMesh needs mediapipe 0.10.21 (the train extra)")
+    tracker = regions.LandmarkTracker()
+    still = regions.detect_landmarks(astronaut_crop)
+    eye_distance = float(np.linalg.norm(still[33] - still[263]))
+    for shift in (0, 2, 4, 6, 8):
+        frame = np.ascontiguousarray(np.roll(astronaut_crop, shift, axis=1))
+        tracked, still = tracker(frame), regions.detect_landmarks(frame)
+        assert tracked.shape == (478, 2)
+        assert np.abs(tracked - still).mean() < 0.015 * eye_distance, shift
+    with pytest.raises(RegionError):
+        tracker(np.full_like(astronaut_crop, 127))
+    tracker.reset()
+    again = tracker(astronaut_crop)
+    assert np.abs(again - regions.detect_landmarks(astronaut_crop)).mean() < 0.015 * eye_distance

@@ -1,7 +1,8 @@
 """Following one face through a clip: detected now and then, tracked by its FaceMesh landmarks in between.
 
 MTCNN finds the face (on the first frame, every `detect_every` frames, and whenever FaceMesh loses it). Between
-detections the crop is placed by the previous frame's FaceMesh landmarks: a set of stable anchor points (eye
+detections the crop is placed by the previous frame's FaceMesh landmarks (FaceMesh itself runs in its video mode,
+starting from its previous landmarks rather than from its own face detector): a set of stable anchor points (eye
 corners, nose, mouth corners, chin, temples) mapped back into the frame is aligned to where those points lay in
 the crop when the face was found, so the framing stays the detector's and does not jump at the next detection.
 With smoothing on, the anchors and the 478 landmarks (which place the makeup) go through One Euro filters in the
@@ -11,11 +12,15 @@ frame's pixels: still faces do not shimmer, moving ones are followed within a fr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from makeup.face import AlignedFace, Face, FaceDetector, align_face
 from makeup.video.smoothing import OneEuroFilter
+
+if TYPE_CHECKING:
+    from makeup.regions import LandmarkTracker
 
 # FaceMesh points that move with the skull rather than with expressions: eye corners, nose bridge and tip,
 # mouth corners, chin, temples and forehead.
@@ -60,6 +65,7 @@ class FaceTracker:
         # of the steadiness and a moving one is followed about as closely as without smoothing.
         self._anchor_filter = OneEuroFilter(min_cutoff=0.5, beta=0.2)
         self._landmark_filter = OneEuroFilter(min_cutoff=0.25, beta=0.2)
+        self._landmarks: LandmarkTracker | None = None  # made on the first frame: it needs mediapipe
         self.reset()
 
     def reset(self) -> None:
@@ -69,11 +75,15 @@ class FaceTracker:
         self._last_seconds: float | None = None
         self._anchor_filter.reset()
         self._landmark_filter.reset()
+        if self._landmarks is not None:
+            self._landmarks.reset()
         self.detections = 0
 
     def follow(self, frame: np.ndarray, seconds: float) -> TrackedFace | None:
-        from makeup.regions import RegionError, detect_landmarks
+        from makeup.regions import LandmarkTracker, RegionError
 
+        if self._landmarks is None:
+            self._landmarks = LandmarkTracker()
         interval = 1 / 30 if self._last_seconds is None else max(seconds - self._last_seconds, 1e-3)
         self._last_seconds = seconds
         due = self._anchors is None or self._since_detection >= self.detect_every
@@ -88,7 +98,7 @@ class FaceTracker:
                 anchors = self._anchor_filter(anchors, interval)
             aligned = align_face(frame, anchors, self.crop_size, template=self._template)
             try:
-                landmarks = detect_landmarks(aligned.crop)
+                landmarks = self._landmarks(aligned.crop)
                 break
             except RegionError:
                 self._anchors = None  # lost: look for the face once more, afresh
@@ -108,7 +118,7 @@ class FaceTracker:
     def _acquire(self, frame: np.ndarray) -> str | None:
         """Run the detector: "kept" when it finds the face being tracked (its framing stays), "new" when it finds
         another or the first (the anchors' template comes from its crop), None without a usable face."""
-        from makeup.regions import RegionError, detect_landmarks
+        from makeup.regions import RegionError
 
         self.detections += 1
         face = self.detector.largest_face(frame)
@@ -117,8 +127,9 @@ class FaceTracker:
         if self._anchors is not None and _overlap(face.box, self._anchors) > 0.5:
             return "kept"
         aligned = align_face(frame, face.landmarks, self.crop_size)
+        self._landmarks.reset()  # another face, or the same one framed afresh: FaceMesh looks for it anew
         try:
-            landmarks = detect_landmarks(aligned.crop)
+            landmarks = self._landmarks(aligned.crop)
         except RegionError:
             return None
         self._template = landmarks[ANCHORS] / self.crop_size
@@ -129,6 +140,7 @@ class FaceTracker:
 
     def _lose(self) -> None:
         self._anchors = None
+        self._landmarks.reset()
         self._anchor_filter.reset()
         self._landmark_filter.reset()
 
