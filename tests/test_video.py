@@ -15,6 +15,7 @@ pytest.importorskip("mediapipe", reason="tracking needs FaceMesh (mediapipe 0.10
 
 from makeup.transfer import MakeupPipeline  # noqa: E402
 from makeup.video import FrameMaker, probe, transfer_video  # noqa: E402
+from makeup.video.transfer import DEFAULT_MODEL_EVERY  # noqa: E402
 from makeup.video.clip import (  # noqa: E402
     EmptyVideoError,
     NotAVideoError,
@@ -246,9 +247,12 @@ def test_the_command_line_makes_up_a_clip(tmp_path, astronaut, look, capsys):
     Image.fromarray(look).save(reference)
     assert main(["transfer", str(clip), str(reference), "-o", str(tmp_path / "out.mp4"), "--model", MODEL]) == 0
     assert probe(tmp_path / "out.mp4").frames == 6
-    command = ["transfer", str(clip), str(reference), "-o", str(tmp_path / "faster.mp4"), "--model", MODEL]
-    assert main([*command, "--model-every", "2"]) == 0
-    assert "6 made up, 3 of them wearing the last model run's makeup" in capsys.readouterr().out
+    # by default (transfer_video's DEFAULT_MODEL_EVERY) the model runs on every other frame
+    assert DEFAULT_MODEL_EVERY == 2 and "6 made up, 3 of them wearing the last model run's makeup" in \
+        capsys.readouterr().out
+    command = ["transfer", str(clip), str(reference), "-o", str(tmp_path / "every.mp4"), "--model", MODEL]
+    assert main([*command, "--model-every", "1"]) == 0
+    assert "6 made up" in (out := capsys.readouterr().out) and "wearing the last" not in out
     with pytest.raises(SystemExit):
         main([*command, "--model-every", "0"])
     assert "--model-every: expected a whole number of frames, 1 or more" in capsys.readouterr().err

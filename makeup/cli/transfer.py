@@ -67,9 +67,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="video mode: the longest clip taken, in seconds (default 60)")
     parser.add_argument("--detect-every", type=_frames, default=15,
                         help="video mode: run the face detector every N frames, tracking in between (default 15)")
-    parser.add_argument("--model-every", type=_frames, default=1,
+    # transfer_video's DEFAULT_MODEL_EVERY, written out so that building the parser imports nothing heavy
+    parser.add_argument("--model-every", type=_frames, default=2,
                         help="video mode: run the model every N frames; the frames between wear the last makeup, "
-                             "moved with the tracked face (default 1: every frame)")
+                             "moved with the tracked face (default 2; 1: every frame)")
     parser.add_argument("--no-smoothing", action="store_true",
                         help="video mode: do not smooth the landmarks between frames (for comparison)")
     parser.set_defaults(func=run)
