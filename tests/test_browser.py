@@ -128,6 +128,9 @@ def test_the_live_tab_makes_up_the_camera_stream(app_url, tmp_path, astronaut, g
             page.locator("#live-reference input[type=file]").set_input_files(str(reference))
             expect(page.locator("#live-reference img").first).to_be_visible(timeout=30_000)
             page.get_by_text("Click to Access Webcam").click()
+            # record only once the fake camera plays: a stream started before its first frame sends nothing
+            page.wait_for_function("() => { const v = document.querySelector('#camera video');"
+                                   " return v !== null && v.readyState >= 2; }", timeout=30_000)
             page.get_by_role("button", name="capture photo").click()  # starts the stream
             expect(page.locator("#live-output img").first).to_be_visible(timeout=60_000)
             expect(page.locator("#live-rate")).to_contain_text("frames per second", timeout=60_000)
