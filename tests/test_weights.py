@@ -252,7 +252,7 @@ def test_shipped_weights_load_and_their_manifest_figures_match_the_profiler(name
 
 # the students distilled from the teacher that ships; the others are students of the two-stage teacher and stale
 # until redistilled (docs/compression.md)
-STUDENTS_OF_THE_SHIPPED_TEACHER = ("slim-s", "slim-m", "slim-xs", "decomposed")
+STUDENTS_OF_THE_SHIPPED_TEACHER = ("slim-s", "slim-m", "slim-xs", "decomposed", "ddb-student")
 
 
 @pytest.mark.parametrize("name", STUDENTS_OF_THE_SHIPPED_TEACHER)

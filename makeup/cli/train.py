@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
     )
     add_arguments(student)
     student.add_argument("--arch", dest="generator", help="the student's registry name (e.g. slim-s)")
-    student.add_argument("--teacher", help="default: beautygan")
+    student.add_argument("--teacher", help="default: the config file's teacher, else beautygan")
     student.add_argument("--methods", default="kd,srp", help="comma-separated: kd, feature, srp, cd, or none (default kd,srp)")
     student.set_defaults(func=_run_student)
 
@@ -77,13 +77,15 @@ def _run_student(args: argparse.Namespace) -> int:
     from makeup.train.command import config_from_args
     from makeup.train.config import ConfigError
 
-    if args.teacher or not any(item.startswith("teacher=") for item in args.assignments):
-        args.assignments = [f"teacher={args.teacher or 'beautygan'}", *args.assignments]
+    if args.teacher:
+        args.assignments = [f"teacher={args.teacher}", *args.assignments]
     try:
         resolved = config_from_args(args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if not resolved.teacher:  # neither the flags nor the config file name one
+        args.assignments = ["teacher=beautygan", *args.assignments]
     # a chosen method keeps the weight the config gives it (1 if none); the others are switched off
     for method, key in _METHOD_WEIGHTS.items():
         weight = (getattr(resolved, key) or 1.0) if method in methods else 0.0
