@@ -292,6 +292,46 @@ distill_output_weight = 2.0
     assert saved["distill_collaborative_weight"] == 1.0
 
 
+def test_the_student_command_keeps_the_teacher_its_config_file_names(tmp_path, monkeypatch):
+    """A recipe's `teacher` is the one distilled from; `--teacher` overrides it; beautygan only when neither names
+    one (a student distilled from another teacher than its recipe says would ship without a word)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train import SIZE, TinyFaces
+
+    from makeup.cli import main
+    from makeup.weights import save_weights
+
+    torch.manual_seed(0)
+    named = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "named")
+    flagged = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "flagged")
+    monkeypatch.setattr("makeup.train.trainer.build_dataset", lambda config: TinyFaces())
+    recipe = tmp_path / "student.toml"
+    recipe.write_text(f"""image_size = {SIZE}
+batch_size = 1
+num_workers = 0
+augment = false
+perceptual_backbone = "none"
+perceptual_weight = 0.0
+paired_perceptual_weight = 0.0
+generator_options = {{ width = 4, bottleneck = 8, residual_blocks = 1, head_width = 4 }}
+sample_every = 0
+progress = false
+teacher = "{named}"
+""")
+
+    def teacher_of(run: str, *flags: str) -> str:
+        code = main(["train", "student", "--config", str(recipe), "--arch", "slim-s", "--methods", "kd",
+                     "--out-dir", str(tmp_path / run), "--steps", "1", *flags])
+        assert code == 0
+        return json.loads((tmp_path / run / "config.json").read_text())["teacher"]
+
+    assert teacher_of("from-recipe") == str(named)
+    assert teacher_of("from-flag", "--teacher", str(flagged)) == str(flagged)
+
+
 def test_ddb_student_trains_its_encoder_into_the_frozen_decomposed_decoder(tmp_path):
     """The published recipe: the decoder comes from the decomposed teacher and never changes; the encoder and the
     1x1 + ReLU lifts learn, with the feature loss on the lifted features (no adapter: same width)."""

@@ -250,8 +250,7 @@ def test_shipped_weights_load_and_their_manifest_figures_match_the_profiler(name
                                            abs=2e-3)
 
 
-# the students distilled from the teacher that ships; the others are students of the two-stage teacher and stale
-# until redistilled (docs/compression.md)
+# every shipped student is distilled from the teacher that ships (docs/compression.md)
 STUDENTS_OF_THE_SHIPPED_TEACHER = ("slim-s", "slim-m", "slim-xs", "decomposed", "ddb-student")
 
 
