@@ -40,7 +40,8 @@ FRAME_STAGES = ("decode", "track", "pair", "model", "finish", "paste", "encode")
 
 # Clips run the model on every other frame unless told otherwise: on the moving and still benchmark clips the
 # carried frames are as steady as the modelled ones (makeup.bench.video: flicker 0.092 against 0.091 still, 0.128
-# against 0.131 moving, for slim-s), and slim-s goes from 25 to 38 frames per second at 640x480 on 2 cores.
+# against 0.131 moving, for slim-s), and at 640x480 on 2 cores slim-s goes from 32 to 37 frames per second, the
+# teacher from 5 to 9 (README, Video speed).
 DEFAULT_MODEL_EVERY = 2
 
 
