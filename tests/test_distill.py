@@ -249,19 +249,15 @@ def test_a_student_must_see_its_references_as_its_teacher_did(tmp_path):
         build_distill_terms(TrainConfig(teacher="beautygan", distill_output_weight=1.0), create_model("slim-s"))
 
 
-def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):
+def tiny_student_recipe(tmp_path, monkeypatch, extra: str):
+    """A `makeup train student` recipe small enough for a few CPU steps, `extra` (TOML lines) appended; the trainer
+    reads test_train's TinyFaces instead of a prepared cache."""
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
     from test_train import SIZE, TinyFaces
 
-    from makeup.cli import main
-    from makeup.train.log import LOG_FILE, read_log
-    from makeup.weights import save_weights
-
-    torch.manual_seed(0)
-    weights = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "weights")
     monkeypatch.setattr("makeup.train.trainer.build_dataset", lambda config: TinyFaces())
     recipe = tmp_path / "student.toml"
     recipe.write_text(f"""image_size = {SIZE}
@@ -272,10 +268,21 @@ perceptual_backbone = "none"
 perceptual_weight = 0.0
 paired_perceptual_weight = 0.0
 generator_options = {{ width = 4, bottleneck = 8, residual_blocks = 1, head_width = 4 }}
-discriminator_options = {{ width = 8 }}
 sample_every = 0
-log_every = 1
 progress = false
+""" + extra)
+    return recipe
+
+
+def test_the_student_command_switches_on_exactly_the_chosen_methods(tmp_path, monkeypatch):
+    from makeup.cli import main
+    from makeup.train.log import LOG_FILE, read_log
+    from makeup.weights import save_weights
+
+    torch.manual_seed(0)
+    weights = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "weights")
+    recipe = tiny_student_recipe(tmp_path, monkeypatch, """discriminator_options = { width = 8 }
+log_every = 1
 distill_relation_weight = 0.5
 distill_output_weight = 2.0
 """)
@@ -295,32 +302,13 @@ distill_output_weight = 2.0
 def test_the_student_command_keeps_the_teacher_its_config_file_names(tmp_path, monkeypatch):
     """A recipe's `teacher` is the one distilled from; `--teacher` overrides it; beautygan only when neither names
     one (a student distilled from another teacher than its recipe says would ship without a word)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_train import SIZE, TinyFaces
-
     from makeup.cli import main
     from makeup.weights import save_weights
 
     torch.manual_seed(0)
     named = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "named")
     flagged = save_weights(create_model("beautygan", width=8, residual_blocks=1), "beautygan", tmp_path / "flagged")
-    monkeypatch.setattr("makeup.train.trainer.build_dataset", lambda config: TinyFaces())
-    recipe = tmp_path / "student.toml"
-    recipe.write_text(f"""image_size = {SIZE}
-batch_size = 1
-num_workers = 0
-augment = false
-perceptual_backbone = "none"
-perceptual_weight = 0.0
-paired_perceptual_weight = 0.0
-generator_options = {{ width = 4, bottleneck = 8, residual_blocks = 1, head_width = 4 }}
-sample_every = 0
-progress = false
-teacher = "{named}"
-""")
+    recipe = tiny_student_recipe(tmp_path, monkeypatch, f'teacher = "{named}"\n')
 
     def teacher_of(run: str, *flags: str) -> str:
         code = main(["train", "student", "--config", str(recipe), "--arch", "slim-s", "--methods", "kd",
